@@ -1,0 +1,85 @@
+#pragma once
+// Token + position embedding: out[b, t] = wte[tokens[b, t]] + wpe[t].
+// Shapes: B batch, T sequence length, C width, V vocabulary, P positions (context).
+
+#include <cstdint>
+
+#include "est/backend/cpu/arrays.hpp"
+#include "est/backend/cpu/parallel.hpp"
+#include "est/core/tensor.hpp"
+
+namespace est {
+
+/// Throws est::value_error naming the first token id outside [0, vocab).
+inline void check_token_ids(ConstView<std::int32_t> ids, Index vocab, const char* op,
+                            const char* name) {
+  for (Index i = 0; i < ids.numel(); ++i) {
+    if (ids[i] >= 0 && ids[i] < vocab) [[likely]] {
+      continue;
+    }
+    if (ids.rank() == 2) {
+      fail<value_error>(op, ": ", name, "[", i / ids.dim(1), ", ", i % ids.dim(1), "] = ", ids[i],
+                        " is outside the vocabulary [0, ", vocab, ")");
+    }
+    fail<value_error>(op, ": ", name, "[", i, "] = ", ids[i], " is outside the vocabulary [0, ",
+                      vocab, ")");
+  }
+}
+
+namespace cpu_detail {
+template <class T>
+void check_embedding(const char* op, Index b, Index t, Index c, const Shape& out, const Shape& wte,
+                     const Shape& wpe) {
+  require<shape_error>(wte.rank() == 2 && wte[1] == c, op, ": wte has shape ", wte,
+                       ", expected (V, ", c, ")");
+  require<shape_error>(wpe.rank() == 2 && wpe[1] == c && wpe[0] >= t, op, ": wpe has shape ", wpe,
+                       ", expected (P, ", c, ") with P >= T = ", t);
+  require<shape_error>(out == Shape{b, t, c}, op, ": activation has shape ", out, ", expected ",
+                       Shape{b, t, c});
+}
+}  // namespace cpu_detail
+
+/// out (B, T, C) from tokens (B, T), wte (V, C), wpe (P, C). Token ids are checked.
+template <class T>
+void embedding_forward(const Context<cpu>& ctx, TensorView<T> out, ConstView<std::int32_t> tokens,
+                       ConstView<T> wte, ConstView<T> wpe) {
+  require<shape_error>(tokens.rank() == 2, "embedding_forward: tokens has shape ", tokens.shape(),
+                       ", expected (B, T)");
+  const Index B = tokens.dim(0), T_ = tokens.dim(1), C = wte.rank() == 2 ? wte.dim(1) : -1;
+  cpu_detail::check_embedding<T>("embedding_forward", B, T_, C, out.shape(), wte.shape(),
+                                 wpe.shape());
+  check_token_ids(tokens, wte.dim(0), "embedding_forward", "tokens");
+  using cpu_detail::ConstRowArray;
+  cpu_detail::parallel_for(ctx, B * T_, [&](Index bt) {
+    const Index t = bt % T_;
+    cpu_detail::RowArray<T>(out.data() + bt * C, C) =
+        ConstRowArray<T>(wte.data() + tokens[bt] * C, C) + ConstRowArray<T>(wpe.data() + t * C, C);
+  });
+}
+
+/// d_wte (V, C) += scatter of d_out rows by token; d_wpe (P, C) += sum over the batch.
+template <class T>
+void embedding_backward(const Context<cpu>& ctx, TensorView<T> d_wte, TensorView<T> d_wpe,
+                        ConstView<T> d_out, ConstView<std::int32_t> tokens) {
+  require<shape_error>(tokens.rank() == 2, "embedding_backward: tokens has shape ",
+                       tokens.shape(), ", expected (B, T)");
+  const Index B = tokens.dim(0), T_ = tokens.dim(1), C = d_wte.rank() == 2 ? d_wte.dim(1) : -1;
+  cpu_detail::check_embedding<T>("embedding_backward", B, T_, C, d_out.shape(), d_wte.shape(),
+                                 d_wpe.shape());
+  check_token_ids(tokens, d_wte.dim(0), "embedding_backward", "tokens");
+  // Several positions may share a token, so threads split the columns, not the rows: every
+  // element of d_wte is then summed by one thread in position order (deterministic, no races).
+  cpu_detail::parallel_ranges(ctx, C, [&](Index c0, Index c1) {
+    for (Index bt = 0; bt < B * T_; ++bt) {
+      const T* dy = d_out.data() + bt * C;
+      T* dwte = d_wte.data() + tokens[bt] * C;
+      T* dwpe = d_wpe.data() + (bt % T_) * C;
+      for (Index c = c0; c < c1; ++c) {
+        dwte[c] += dy[c];
+        dwpe[c] += dy[c];
+      }
+    }
+  });
+}
+
+}  // namespace est

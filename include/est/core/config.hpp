@@ -1,0 +1,49 @@
+#pragma once
+// Compile-time model configuration. `Gpt2Config` is a structural type, so a configuration is a
+// template argument: `Gpt2<presets::gpt2_124m>`. Sizes derived from it are constexpr members;
+// the model template checks its preconditions with static_asserts that say what is wrong.
+
+namespace est {
+
+struct Gpt2Config {
+  int layers = 12;       // L: transformer blocks
+  int heads = 12;        // H: attention heads per block
+  int width = 768;       // C: residual stream width
+  int mlp_hidden = 3072; // M: MLP hidden neurons per block (GPT-2: 4*C)
+  int vocab = 50257;     // V: token ids are in [0, V)
+  int context = 1024;    // maximum sequence length T (rows of the position embedding)
+
+  /// d = C / H, the size of one attention head.
+  [[nodiscard]] constexpr int head_dim() const { return heads > 0 ? width / heads : 0; }
+  /// Number of scalars in the model (embeddings tied with the LM head, counted once).
+  [[nodiscard]] constexpr long long parameter_count() const {
+    const long long C = width, M = mlp_hidden;
+    const long long per_layer = 2 * C                    // ln_1
+                                + C * 3 * C + 3 * C      // attn.c_attn
+                                + C * C + C              // attn.c_proj
+                                + 2 * C                  // ln_2
+                                + C * M + M              // mlp.c_fc
+                                + M * C + C;             // mlp.c_proj
+    return static_cast<long long>(vocab) * C + static_cast<long long>(context) * C +
+           layers * per_layer + 2 * C;
+  }
+
+  friend constexpr bool operator==(const Gpt2Config&, const Gpt2Config&) = default;
+};
+
+namespace presets {
+/// A model small enough for finite-difference gradient checks.
+inline constexpr Gpt2Config gpt2_tiny{.layers = 2, .heads = 4, .width = 32, .mlp_hidden = 128,
+                                      .vocab = 64, .context = 16};
+/// Byte-level model used by the tiny training example (a few hundred steps on 2 cores).
+inline constexpr Gpt2Config gpt2_bytes{.layers = 4, .heads = 4, .width = 128, .mlp_hidden = 512,
+                                       .vocab = 256, .context = 64};
+/// 6 layers, 6 heads, width 384, GPT-2 vocabulary padded to 50304 (a benchmark shape).
+inline constexpr Gpt2Config gpt2_small6{.layers = 6, .heads = 6, .width = 384,
+                                        .mlp_hidden = 1536, .vocab = 50304, .context = 1024};
+/// The GPT-2 124M shape with the vocabulary padded to 50304, as nanoGPT and llm.c train it.
+inline constexpr Gpt2Config gpt2_124m{.layers = 12, .heads = 12, .width = 768, .mlp_hidden = 3072,
+                                      .vocab = 50304, .context = 1024};
+}  // namespace presets
+
+}  // namespace est

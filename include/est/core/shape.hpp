@@ -1,0 +1,57 @@
+#pragma once
+// Shape: the extents of a row-major tensor of rank 0..4.
+
+#include <algorithm>
+#include <array>
+#include <cstdint>
+#include <initializer_list>
+#include <ostream>
+
+#include "est/core/error.hpp"
+
+namespace est {
+
+/// Signed index type used for every extent and offset.
+using Index = std::int64_t;
+
+class Shape {
+ public:
+  static constexpr int max_rank = 4;
+
+  constexpr Shape() = default;
+
+  Shape(std::initializer_list<Index> extents) {
+    require<shape_error>(extents.size() <= max_rank, "Shape: rank ", extents.size(),
+                         " exceeds the maximum rank ", max_rank);
+    for (Index e : extents) {
+      require<shape_error>(e >= 0, "Shape: extents must be >= 0, got ", e);
+      extents_[rank_++] = e;
+    }
+  }
+
+  [[nodiscard]] constexpr int rank() const noexcept { return rank_; }
+  [[nodiscard]] constexpr Index operator[](int i) const noexcept { return extents_[i]; }
+
+  [[nodiscard]] constexpr Index numel() const noexcept {
+    Index n = 1;
+    for (int i = 0; i < rank_; ++i) n *= extents_[i];
+    return n;
+  }
+
+  friend constexpr bool operator==(const Shape& a, const Shape& b) noexcept {
+    return a.rank_ == b.rank_ && std::equal(a.extents_.begin(), a.extents_.begin() + a.rank_,
+                                            b.extents_.begin());
+  }
+
+  friend std::ostream& operator<<(std::ostream& out, const Shape& s) {
+    out << '(';
+    for (int i = 0; i < s.rank_; ++i) out << (i ? ", " : "") << s.extents_[i];
+    return out << ')';
+  }
+
+ private:
+  std::array<Index, max_rank> extents_{};
+  int rank_ = 0;
+};
+
+}  // namespace est

@@ -1,0 +1,199 @@
+#pragma once
+// Tensors: `TensorView` (non-owning, contiguous, row-major, any rank up to 4), `MatrixView`
+// (non-owning 2-D with a row stride, so a column block of a wider matrix is a view too) and
+// `Tensor` (owning, 64-byte aligned). The device is part of the type, so handing a CUDA tensor
+// to a CPU op does not compile.
+
+#include <cmath>
+#include <span>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include <Eigen/Core>
+
+#include "est/core/device.hpp"
+#include "est/core/error.hpp"
+#include "est/core/shape.hpp"
+
+namespace est {
+
+template <class T, class Device = cpu>
+class MatrixView;
+
+/// A non-owning view of a contiguous row-major tensor.
+template <class T, class Device = cpu>
+class TensorView {
+ public:
+  using value_type = std::remove_const_t<T>;
+  using device_type = Device;
+
+  constexpr TensorView() = default;
+  TensorView(T* data, Shape shape) : data_(data), shape_(shape) {}
+
+  /// A view of mutable data converts to a view of const data.
+  template <class U>
+    requires std::is_same_v<const U, T> && (!std::is_same_v<U, T>)
+  TensorView(const TensorView<U, Device>& other) : data_(other.data()), shape_(other.shape()) {}
+
+  [[nodiscard]] T* data() const noexcept { return data_; }
+  [[nodiscard]] const Shape& shape() const noexcept { return shape_; }
+  [[nodiscard]] int rank() const noexcept { return shape_.rank(); }
+  [[nodiscard]] Index dim(int i) const noexcept { return shape_[i]; }
+  [[nodiscard]] Index numel() const noexcept { return shape_.numel(); }
+  [[nodiscard]] std::span<T> span() const noexcept {
+    return {data_, static_cast<std::size_t>(numel())};
+  }
+  [[nodiscard]] T& operator[](Index i) const noexcept { return data_[i]; }
+
+  /// The same data seen with another shape of the same element count.
+  [[nodiscard]] TensorView reshape(Shape shape) const {
+    require<shape_error>(shape.numel() == numel(), "TensorView::reshape: cannot view ", shape_,
+                         " (", numel(), " elements) as ", shape, " (", shape.numel(),
+                         " elements)");
+    return {data_, shape};
+  }
+
+  /// The tensor as a matrix of `rows` x (numel / rows) (e.g. (B, T, C) as (B*T, C)).
+  [[nodiscard]] MatrixView<T, Device> matrix(Index rows) const;
+  /// The tensor as a matrix whose columns are the last dimension.
+  [[nodiscard]] MatrixView<T, Device> matrix() const {
+    const Index cols = rank() == 0 ? 1 : dim(rank() - 1);
+    return matrix(cols == 0 ? 0 : numel() / cols);
+  }
+
+ private:
+  T* data_ = nullptr;
+  Shape shape_;
+};
+
+/// A non-owning row-major matrix view with a row stride (`stride >= cols`): a sub-block of a
+/// larger matrix, such as the columns of one attention head inside a fused QKV activation.
+template <class T, class Device>
+class MatrixView {
+ public:
+  using value_type = std::remove_const_t<T>;
+  using device_type = Device;
+
+  constexpr MatrixView() = default;
+  MatrixView(T* data, Index rows, Index cols, Index stride)
+      : data_(data), rows_(rows), cols_(cols), stride_(stride) {
+    require<shape_error>(rows >= 0 && cols >= 0 && stride >= cols,
+                         "MatrixView: need rows >= 0, cols >= 0 and stride >= cols; got rows=",
+                         rows, " cols=", cols, " stride=", stride);
+  }
+  MatrixView(T* data, Index rows, Index cols) : MatrixView(data, rows, cols, cols) {}
+
+  template <class U>
+    requires std::is_same_v<const U, T> && (!std::is_same_v<U, T>)
+  MatrixView(const MatrixView<U, Device>& other)
+      : data_(other.data()), rows_(other.rows()), cols_(other.cols()), stride_(other.stride()) {}
+
+  [[nodiscard]] T* data() const noexcept { return data_; }
+  [[nodiscard]] Index rows() const noexcept { return rows_; }
+  [[nodiscard]] Index cols() const noexcept { return cols_; }
+  [[nodiscard]] Index stride() const noexcept { return stride_; }
+  [[nodiscard]] T& operator()(Index r, Index c) const noexcept { return data_[r * stride_ + c]; }
+
+  /// The `nrows` x `ncols` block whose top-left element is (r0, c0).
+  [[nodiscard]] MatrixView block(Index r0, Index c0, Index nrows, Index ncols) const {
+    require<shape_error>(r0 >= 0 && c0 >= 0 && nrows >= 0 && ncols >= 0 &&
+                             r0 + nrows <= rows_ && c0 + ncols <= cols_,
+                         "MatrixView::block: block (", r0, ", ", c0, ") of size ", nrows, "x",
+                         ncols, " does not fit a ", rows_, "x", cols_, " matrix");
+    return {data_ + r0 * stride_ + c0, nrows, ncols, stride_};
+  }
+  [[nodiscard]] MatrixView rows_block(Index r0, Index nrows) const {
+    return block(r0, 0, nrows, cols_);
+  }
+  [[nodiscard]] MatrixView cols_block(Index c0, Index ncols) const {
+    return block(0, c0, rows_, ncols);
+  }
+
+  /// Eigen map of this view (row-major, outer stride = row stride). CPU only.
+  [[nodiscard]] auto eigen() const
+    requires std::same_as<Device, cpu>
+  {
+    using Matrix = Eigen::Matrix<value_type, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    using Mapped = std::conditional_t<std::is_const_v<T>, const Matrix, Matrix>;
+    return Eigen::Map<Mapped, Eigen::Unaligned, Eigen::OuterStride<>>(
+        data_, rows_, cols_, Eigen::OuterStride<>(stride_));
+  }
+
+ private:
+  T* data_ = nullptr;
+  Index rows_ = 0;
+  Index cols_ = 0;
+  Index stride_ = 0;
+};
+
+template <class T, class Device>
+MatrixView<T, Device> TensorView<T, Device>::matrix(Index rows) const {
+  require<shape_error>(rows > 0 ? numel() % rows == 0 : numel() == 0,
+                       "TensorView::matrix: ", numel(), " elements of shape ", shape_,
+                       " do not split into ", rows, " rows");
+  const Index cols = rows > 0 ? numel() / rows : 0;
+  return {data_, rows, cols, cols};
+}
+
+/// Read-only view of `T`, spelled so that it does not take part in template argument deduction:
+/// ops deduce the scalar from their outputs and accept mutable views as inputs.
+template <class T, class Device = cpu>
+using ConstView = std::type_identity_t<TensorView<const T, Device>>;
+template <class T, class Device = cpu>
+using ConstMatrix = std::type_identity_t<MatrixView<const T, Device>>;
+
+/// An owning, 64-byte aligned, zero-initialised CPU tensor.
+template <class T, class Device = cpu>
+class Tensor {
+  static_assert(std::same_as<Device, cpu>,
+                "est::Tensor: only CPU storage is available here. For est::cuda, include "
+                "<est/cuda.hpp> and link est::cuda.");
+
+ public:
+  Tensor() = default;
+  explicit Tensor(Shape shape) : storage_(static_cast<std::size_t>(shape.numel())), shape_(shape) {}
+
+  [[nodiscard]] TensorView<T, Device> view() noexcept { return {storage_.data(), shape_}; }
+  [[nodiscard]] TensorView<const T, Device> view() const noexcept {
+    return {storage_.data(), shape_};
+  }
+  operator TensorView<T, Device>() noexcept { return view(); }
+  operator TensorView<const T, Device>() const noexcept { return view(); }
+
+  [[nodiscard]] T* data() noexcept { return storage_.data(); }
+  [[nodiscard]] const T* data() const noexcept { return storage_.data(); }
+  [[nodiscard]] const Shape& shape() const noexcept { return shape_; }
+  [[nodiscard]] Index numel() const noexcept { return shape_.numel(); }
+  [[nodiscard]] T& operator[](Index i) noexcept { return storage_[static_cast<std::size_t>(i)]; }
+  [[nodiscard]] const T& operator[](Index i) const noexcept {
+    return storage_[static_cast<std::size_t>(i)];
+  }
+
+ private:
+  std::vector<T, Eigen::aligned_allocator<T>> storage_;
+  Shape shape_;
+};
+
+/// Throws est::shape_error unless `view` has exactly `expected` shape; `op` and `name` say
+/// which call and which argument.
+template <class View>
+void expect_shape(const View& view, const Shape& expected, std::string_view op,
+                  std::string_view name) {
+  require<shape_error>(view.shape() == expected, op, ": ", name, " has shape ", view.shape(),
+                       ", expected ", expected);
+}
+
+/// Throws est::value_error naming `name` and the first offending index when `view` holds a NaN
+/// or an infinity.
+template <class T, class Device>
+void expect_finite(const TensorView<T, Device>& view, std::string_view op, std::string_view name)
+  requires std::same_as<Device, cpu>
+{
+  for (Index i = 0; i < view.numel(); ++i) {
+    require<value_error>(std::isfinite(view[i]), op, ": ", name, "[", i, "] = ", view[i],
+                         " is not finite");
+  }
+}
+
+}  // namespace est

@@ -1,0 +1,21 @@
+#pragma once
+// Everything est offers on the CPU, in one include.
+
+#include "est/backend/cpu/attention.hpp"
+#include "est/backend/cpu/cross_entropy.hpp"
+#include "est/backend/cpu/embedding.hpp"
+#include "est/backend/cpu/gelu.hpp"
+#include "est/backend/cpu/gemm.hpp"
+#include "est/backend/cpu/layernorm.hpp"
+#include "est/backend/cpu/linear.hpp"
+#include "est/backend/cpu/residual.hpp"
+#include "est/core/config.hpp"
+#include "est/core/context.hpp"
+#include "est/core/device.hpp"
+#include "est/core/error.hpp"
+#include "est/core/philox.hpp"
+#include "est/core/shape.hpp"
+#include "est/core/tensor.hpp"
+#include "est/models/gpt2.hpp"
+#include "est/models/gpt2_activations.hpp"
+#include "est/models/gpt2_parameters.hpp"

@@ -1,0 +1,252 @@
+#pragma once
+// GPT-2: token + position embedding, L pre-LayerNorm transformer blocks (causal multi-head
+// attention, tanh-GELU MLP), a final LayerNorm and an LM head tied to the token embedding,
+// trained with the mean next-token cross-entropy.
+//
+// Shapes: B batch, T sequence (<= context), C width, H heads, M MLP hidden, V vocabulary.
+// Parameter names, shapes and initialisation: gpt2_parameters.hpp and the constructor below.
+
+#include <cmath>
+#include <cstdint>
+#include <span>
+#include <type_traits>
+#include <vector>
+
+#include "est/backend/cpu/attention.hpp"
+#include "est/backend/cpu/cross_entropy.hpp"
+#include "est/backend/cpu/embedding.hpp"
+#include "est/backend/cpu/gelu.hpp"
+#include "est/backend/cpu/gemm.hpp"
+#include "est/backend/cpu/layernorm.hpp"
+#include "est/backend/cpu/linear.hpp"
+#include "est/backend/cpu/residual.hpp"
+#include "est/core/config.hpp"
+#include "est/core/context.hpp"
+#include "est/core/philox.hpp"
+#include "est/core/tensor.hpp"
+#include "est/models/gpt2_activations.hpp"
+#include "est/models/gpt2_parameters.hpp"
+
+namespace est {
+
+template <Gpt2Config Config, class Device = cpu, class Scalar = float>
+class Gpt2 {
+  static_assert(Config.layers >= 1, "Gpt2Config: layers must be >= 1");
+  static_assert(Config.heads >= 1, "Gpt2Config: heads must be >= 1");
+  static_assert(Config.width >= 1, "Gpt2Config: width must be >= 1");
+  static_assert(Config.width % Config.heads == 0,
+                "Gpt2Config: width must be divisible by heads (head size = width / heads)");
+  static_assert(Config.mlp_hidden >= 1, "Gpt2Config: mlp_hidden must be >= 1");
+  static_assert(Config.vocab >= 1, "Gpt2Config: vocab must be >= 1");
+  static_assert(Config.context >= 1, "Gpt2Config: context must be >= 1");
+  static_assert(std::is_same_v<Scalar, float> || std::is_same_v<Scalar, double>,
+                "Gpt2: Scalar must be float or double");
+  static_assert(std::is_same_v<Device, cpu>,
+                "Gpt2: only the est::cpu backend is available; the CUDA backend needs "
+                "<est/cuda.hpp> and the est::cuda target");
+
+ public:
+  static constexpr Gpt2Config config = Config;
+  using scalar_type = Scalar;
+  using Tokens = ConstView<std::int32_t>;  // (B, T) token ids
+
+  /// GPT-2 initialisation from `seed`: weights normal(0, 0.02), the two residual output
+  /// projections of each block normal(0, 0.02 / sqrt(2 L)), biases 0, LayerNorm weights 1.
+  /// Tensor i of the arena draws from Philox stream i, so the weights depend only on the seed.
+  explicit Gpt2(const Context<Device>& ctx, std::uint64_t seed = 0)
+      : ctx_(&ctx),
+        params_({Config.parameter_count()}),
+        grads_({Config.parameter_count()}),
+        p_(layout_gpt2(Config, params_.data(), &specs_)),
+        g_(layout_gpt2<Scalar>(Config, grads_.data(), nullptr)) {
+    const Scalar residual_std = Scalar(0.02 / std::sqrt(2.0 * Config.layers));
+    for (std::size_t i = 0; i < specs_.size(); ++i) {
+      const ParameterSpec& spec = specs_[i];
+      std::span<Scalar> values(params_.data() + spec.offset,
+                               static_cast<std::size_t>(spec.shape.numel()));
+      const bool is_ln_weight = spec.name.ends_with("ln_1.weight") ||
+                                spec.name.ends_with("ln_2.weight") || spec.name == "ln_f.weight";
+      const bool is_residual_proj =
+          spec.name.ends_with("attn.c_proj.weight") || spec.name.ends_with("mlp.c_proj.weight");
+      if (is_ln_weight) {
+        std::fill(values.begin(), values.end(), Scalar(1));
+      } else if (spec.shape.rank() >= 2) {
+        fill_normal<Scalar>(values, seed, i, Scalar(0),
+                            is_residual_proj ? residual_std : Scalar(0.02));
+      }  // biases stay 0
+    }
+  }
+
+  Gpt2(const Gpt2&) = delete;  // the views point into this object's arenas
+  Gpt2& operator=(const Gpt2&) = delete;
+
+  /// Training forward pass: returns the mean cross-entropy of predicting `targets` (B, T) from
+  /// `tokens` (B, T). The fused loss writes loss_scale · ∂(mean loss)/∂logits into the logits
+  /// buffer, ready for backward(); logits() is not available until the next inference pass.
+  Scalar forward(Tokens tokens, Tokens targets, Scalar loss_scale = Scalar(1)) {
+    run_trunk(tokens);
+    const Index n = acts_.batch * acts_.seq;
+    expect_shape(targets, tokens.shape(), "Gpt2::forward", "targets");
+    auto logits = acts_.logits.view().matrix(n);
+    const double loss = softmax_cross_entropy<Scalar>(*ctx_, acts_.losses, logits, logits, targets,
+                                                      loss_scale / Scalar(n));
+    check_loss(loss);
+    state_ = State::gradients_ready;
+    return static_cast<Scalar>(loss);
+  }
+
+  /// Evaluation: the mean cross-entropy, with the logits kept (nothing for backward).
+  Scalar evaluate(Tokens tokens, Tokens targets) {
+    forward(tokens);
+    expect_shape(targets, tokens.shape(), "Gpt2::evaluate", "targets");
+    const Index n = acts_.batch * acts_.seq;
+    const double loss = softmax_cross_entropy<Scalar>(*ctx_, acts_.losses, MatrixView<Scalar>(),
+                                                      acts_.logits.view().matrix(n), targets,
+                                                      Scalar(1));
+    check_loss(loss);
+    return static_cast<Scalar>(loss);
+  }
+
+  /// Inference forward pass: afterwards logits() holds (B, T, V).
+  void forward(Tokens tokens) {
+    run_trunk(tokens);
+    if (ctx_->check_numerics) expect_finite(acts_.logits.view(), "Gpt2::forward", "logits");
+    state_ = State::logits_ready;
+  }
+
+  /// (B, T, V) logits of the last inference or evaluation pass.
+  [[nodiscard]] TensorView<const Scalar> logits() const {
+    require(state_ == State::logits_ready,
+            "Gpt2::logits: no logits available; the last pass was ",
+            state_ == State::none ? "never run" : "a training forward (its logits buffer holds "
+                                                  "the loss gradient)");
+    return acts_.logits.view();
+  }
+
+  /// Accumulates ∂loss/∂parameter into gradients() (+=) for the last training forward pass.
+  void backward() {
+    require(state_ == State::gradients_ready,
+            "Gpt2::backward: call forward(tokens, targets) first (once per backward)");
+    state_ = State::none;
+    const auto& c = *ctx_;
+    const Index B = acts_.batch, T_ = acts_.seq, n = B * T_;
+    auto& a = acts_;
+    auto rows = [n](auto& t) { return t.view().matrix(n); };
+
+    // LM head (tied): logits = ln_f · wteᵀ.
+    auto d_logits = rows(a.logits);
+    gemm<Scalar>(c, rows(a.d_ln), d_logits, Transpose::no, p_.wte.matrix(), Transpose::no);
+    gemm<Scalar>(c, g_.wte.matrix(), d_logits, Transpose::yes, rows(a.ln_f), Transpose::no,
+                 Scalar(1), Scalar(1));
+    std::fill_n(a.d_residual.data(), a.d_residual.numel(), Scalar(0));
+    layernorm_backward<Scalar>(c, rows(a.d_residual), g_.ln_f_weight, g_.ln_f_bias, rows(a.d_ln),
+                               rows(a.layers.back().residual_3), p_.ln_f_weight, a.ln_f_mean,
+                               a.ln_f_rstd);
+
+    for (int l = Config.layers - 1; l >= 0; --l) {
+      const auto& w = p_.layers[l];
+      auto& gw = g_.layers[l];
+      auto& la = a.layers[l];
+      const Tensor<Scalar>& input = l == 0 ? a.encoded : a.layers[l - 1].residual_3;
+      // d_residual holds ∂loss/∂(block output). MLP branch:
+      linear_backward<Scalar>(c, rows(a.d_fc_gelu), gw.fc_proj_weight.matrix(), gw.fc_proj_bias,
+                              rows(a.d_residual), rows(la.fc_gelu), w.fc_proj_weight.matrix());
+      gelu_backward<Scalar>(c, a.d_fc, la.fc, a.d_fc_gelu);
+      linear_backward<Scalar>(c, rows(a.d_ln), gw.fc_weight.matrix(), gw.fc_bias, rows(a.d_fc),
+                              rows(la.ln_2), w.fc_weight.matrix());
+      layernorm_backward<Scalar>(c, rows(a.d_residual), gw.ln_2_weight, gw.ln_2_bias, rows(a.d_ln),
+                                 rows(la.residual_2), w.ln_2_weight, la.ln_2_mean, la.ln_2_rstd);
+      // d_residual now holds ∂loss/∂residual_2. Attention branch:
+      linear_backward<Scalar>(c, rows(a.d_attn), gw.attn_proj_weight.matrix(), gw.attn_proj_bias,
+                              rows(a.d_residual), rows(la.attn), w.attn_proj_weight.matrix());
+      attention_backward<Scalar>(c, a.d_qkv, a.d_attn, la.qkv, la.probs, Config.heads);
+      linear_backward<Scalar>(c, rows(a.d_ln), gw.attn_weight.matrix(), gw.attn_bias,
+                              rows(a.d_qkv), rows(la.ln_1), w.attn_weight.matrix());
+      layernorm_backward<Scalar>(c, rows(a.d_residual), gw.ln_1_weight, gw.ln_1_bias, rows(a.d_ln),
+                                 rows(input), w.ln_1_weight, la.ln_1_mean, la.ln_1_rstd);
+      // d_residual now holds ∂loss/∂(block input).
+    }
+    embedding_backward<Scalar>(c, g_.wte, g_.wpe, a.d_residual, tokens_.view());
+  }
+
+  /// Sets every gradient to zero.
+  void zero_grad() { std::fill_n(grads_.data(), grads_.numel(), Scalar(0)); }
+
+  /// Named views of the parameters / gradients (see gpt2_parameters.hpp).
+  [[nodiscard]] const Gpt2Tensors<Scalar>& parameters() const noexcept { return p_; }
+  [[nodiscard]] const Gpt2Tensors<Scalar>& gradients() const noexcept { return g_; }
+  /// The flat arenas, for optimizers and checkpoints.
+  [[nodiscard]] TensorView<Scalar> parameter_arena() noexcept { return params_.view(); }
+  [[nodiscard]] TensorView<Scalar> gradient_arena() noexcept { return grads_.view(); }
+  [[nodiscard]] TensorView<const Scalar> parameter_arena() const noexcept { return params_.view(); }
+  [[nodiscard]] TensorView<const Scalar> gradient_arena() const noexcept { return grads_.view(); }
+  /// Name, shape, offset and weight-decay flag of every tensor, in arena order.
+  [[nodiscard]] const std::vector<ParameterSpec>& parameter_specs() const noexcept {
+    return specs_;
+  }
+  /// Per-token losses (B, T) of the last pass that had targets.
+  [[nodiscard]] TensorView<const Scalar> losses() const noexcept { return acts_.losses.view(); }
+
+ private:
+  enum class State { none, logits_ready, gradients_ready };
+
+  /// Embedding, blocks, final LayerNorm and LM head: fills the activations up to the logits.
+  void run_trunk(Tokens tokens) {
+    require<shape_error>(tokens.rank() == 2, "Gpt2::forward: tokens has shape ", tokens.shape(),
+                         ", expected (B, T)");
+    const Index B = tokens.dim(0), T_ = tokens.dim(1), n = B * T_;
+    require<shape_error>(B >= 1 && T_ >= 1 && T_ <= Config.context,
+                         "Gpt2::forward: tokens has shape ", tokens.shape(),
+                         ", expected (B, T) with B >= 1 and 1 <= T <= context = ",
+                         Config.context);
+    state_ = State::none;
+    acts_.allocate(Config, B, T_);
+    tokens_ = Tensor<std::int32_t>(tokens.shape());  // kept for the embedding backward
+    std::copy_n(tokens.data(), n, tokens_.data());
+    const auto& c = *ctx_;
+    auto& a = acts_;
+    auto rows = [n](auto& t) { return t.view().matrix(n); };
+
+    embedding_forward<Scalar>(c, a.encoded, tokens, p_.wte, p_.wpe);
+    for (int l = 0; l < Config.layers; ++l) {
+      const auto& w = p_.layers[l];
+      auto& la = a.layers[l];
+      const Tensor<Scalar>& input = l == 0 ? a.encoded : a.layers[l - 1].residual_3;
+      layernorm_forward<Scalar>(c, rows(la.ln_1), la.ln_1_mean, la.ln_1_rstd, rows(input),
+                                w.ln_1_weight, w.ln_1_bias);
+      linear_forward<Scalar>(c, rows(la.qkv), rows(la.ln_1), w.attn_weight.matrix(), w.attn_bias);
+      attention_forward<Scalar>(c, la.attn, la.probs, la.qkv, Config.heads);
+      linear_forward<Scalar>(c, rows(a.branch), rows(la.attn), w.attn_proj_weight.matrix(),
+                             w.attn_proj_bias);
+      residual_forward<Scalar>(c, la.residual_2, input, a.branch);
+      layernorm_forward<Scalar>(c, rows(la.ln_2), la.ln_2_mean, la.ln_2_rstd, rows(la.residual_2),
+                                w.ln_2_weight, w.ln_2_bias);
+      linear_forward<Scalar>(c, rows(la.fc), rows(la.ln_2), w.fc_weight.matrix(), w.fc_bias);
+      gelu_forward<Scalar>(c, la.fc_gelu, la.fc);
+      linear_forward<Scalar>(c, rows(a.branch), rows(la.fc_gelu), w.fc_proj_weight.matrix(),
+                             w.fc_proj_bias);
+      residual_forward<Scalar>(c, la.residual_3, la.residual_2, a.branch);
+    }
+    layernorm_forward<Scalar>(c, rows(a.ln_f), a.ln_f_mean, a.ln_f_rstd,
+                              rows(a.layers.back().residual_3), p_.ln_f_weight, p_.ln_f_bias);
+    gemm<Scalar>(c, rows(a.logits), rows(a.ln_f), Transpose::no, p_.wte.matrix(), Transpose::yes);
+  }
+
+  void check_loss(double loss) const {
+    if (ctx_->check_numerics) {
+      require<value_error>(std::isfinite(loss), "Gpt2: the loss is not finite (", loss, ")");
+    }
+  }
+
+  const Context<Device>* ctx_;
+  std::vector<ParameterSpec> specs_;
+  Tensor<Scalar> params_;  // (parameter_count) arena
+  Tensor<Scalar> grads_;   // (parameter_count) arena, same layout
+  Gpt2Tensors<Scalar> p_;  // named views into params_
+  Gpt2Tensors<Scalar> g_;  // named views into grads_
+  Gpt2Activations<Scalar> acts_;
+  Tensor<std::int32_t> tokens_;  // (B, T) of the last forward
+  State state_ = State::none;
+};
+
+}  // namespace est

@@ -1,0 +1,92 @@
+#pragma once
+// GPT-2 parameter layout: every parameter lives in one flat arena (and every gradient in a second
+// arena of the same layout), seen through named views. Tensor names and shapes are exactly those
+// of Hugging Face's GPT2Model (its Conv1D layers store weights as (in, out)), so a checkpoint maps
+// one to one: `wte.weight`, `h.3.attn.c_attn.weight`, `ln_f.bias`, ...
+//
+// Shapes: V vocabulary, P positions (context), C width, M MLP hidden size.
+// Arena order: wte, wpe, then each layer's block of twelve tensors (below), then ln_f.
+
+#include <string>
+#include <vector>
+
+#include "est/core/config.hpp"
+#include "est/core/tensor.hpp"
+
+namespace est {
+
+/// One named tensor of the arena.
+struct ParameterSpec {
+  std::string name;   // Hugging Face GPT-2 name
+  Shape shape;
+  Index offset = 0;   // first element in the arena
+  bool weight_decay;  // matrices decay; biases and LayerNorm parameters do not
+};
+
+/// Views of one transformer block's tensors.
+template <class T>
+struct Gpt2LayerTensors {
+  TensorView<T> ln_1_weight;      // (C)       h.N.ln_1.weight
+  TensorView<T> ln_1_bias;        // (C)       h.N.ln_1.bias
+  TensorView<T> attn_weight;      // (C, 3C)   h.N.attn.c_attn.weight: [Q | K | V] columns
+  TensorView<T> attn_bias;        // (3C)      h.N.attn.c_attn.bias
+  TensorView<T> attn_proj_weight; // (C, C)    h.N.attn.c_proj.weight: rows h*d.. are head h's
+  TensorView<T> attn_proj_bias;   // (C)       h.N.attn.c_proj.bias
+  TensorView<T> ln_2_weight;      // (C)       h.N.ln_2.weight
+  TensorView<T> ln_2_bias;        // (C)       h.N.ln_2.bias
+  TensorView<T> fc_weight;        // (C, M)    h.N.mlp.c_fc.weight: column j feeds neuron j
+  TensorView<T> fc_bias;          // (M)       h.N.mlp.c_fc.bias
+  TensorView<T> fc_proj_weight;   // (M, C)    h.N.mlp.c_proj.weight: row j reads neuron j
+  TensorView<T> fc_proj_bias;     // (C)       h.N.mlp.c_proj.bias
+};
+
+/// Views of every tensor of a GPT-2 model (parameters or their gradients).
+template <class T>
+struct Gpt2Tensors {
+  TensorView<T> wte;                         // (V, C) wte.weight, tied with the LM head
+  TensorView<T> wpe;                         // (P, C) wpe.weight
+  std::vector<Gpt2LayerTensors<T>> layers;   // L blocks
+  TensorView<T> ln_f_weight;                 // (C)    ln_f.weight
+  TensorView<T> ln_f_bias;                   // (C)    ln_f.bias
+};
+
+/// Lays the tensors of `config` out from `base` in arena order; appends their specs to `specs`
+/// when it is not null. Returns the views.
+template <class T>
+Gpt2Tensors<T> layout_gpt2(const Gpt2Config& config, T* base, std::vector<ParameterSpec>* specs) {
+  const Index V = config.vocab, P = config.context, C = config.width, M = config.mlp_hidden;
+  Index offset = 0;
+  auto take = [&](std::string name, Shape shape) {
+    TensorView<T> view(base + offset, shape);
+    if (specs) specs->push_back({std::move(name), shape, offset, shape.rank() >= 2});
+    offset += shape.numel();
+    return view;
+  };
+  Gpt2Tensors<T> t;
+  t.wte = take("wte.weight", {V, C});
+  t.wpe = take("wpe.weight", {P, C});
+  for (int l = 0; l < config.layers; ++l) {
+    const std::string h = "h." + std::to_string(l) + ".";
+    Gpt2LayerTensors<T> layer;
+    layer.ln_1_weight = take(h + "ln_1.weight", {C});
+    layer.ln_1_bias = take(h + "ln_1.bias", {C});
+    layer.attn_weight = take(h + "attn.c_attn.weight", {C, 3 * C});
+    layer.attn_bias = take(h + "attn.c_attn.bias", {3 * C});
+    layer.attn_proj_weight = take(h + "attn.c_proj.weight", {C, C});
+    layer.attn_proj_bias = take(h + "attn.c_proj.bias", {C});
+    layer.ln_2_weight = take(h + "ln_2.weight", {C});
+    layer.ln_2_bias = take(h + "ln_2.bias", {C});
+    layer.fc_weight = take(h + "mlp.c_fc.weight", {C, M});
+    layer.fc_bias = take(h + "mlp.c_fc.bias", {M});
+    layer.fc_proj_weight = take(h + "mlp.c_proj.weight", {M, C});
+    layer.fc_proj_bias = take(h + "mlp.c_proj.bias", {C});
+    t.layers.push_back(layer);
+  }
+  t.ln_f_weight = take("ln_f.weight", {C});
+  t.ln_f_bias = take("ln_f.bias", {C});
+  require(offset == config.parameter_count(), "layout_gpt2: laid out ", offset,
+          " parameters but Gpt2Config::parameter_count() says ", config.parameter_count());
+  return t;
+}
+
+}  // namespace est

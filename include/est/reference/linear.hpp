@@ -1,0 +1,47 @@
+#pragma once
+// Reference twin of est/backend/cpu/linear.hpp.
+
+#include "est/core/tensor.hpp"
+
+namespace est::reference {
+
+template <class T>
+void linear_forward(MatrixView<T> out, ConstMatrix<T> in, ConstMatrix<T> weight,
+                    ConstView<T> bias) {
+  for (Index r = 0; r < in.rows(); ++r) {
+    for (Index o = 0; o < weight.cols(); ++o) {
+      T sum = bias.numel() ? bias[o] : T(0);
+      for (Index i = 0; i < in.cols(); ++i) sum += in(r, i) * weight(i, o);
+      out(r, o) = sum;
+    }
+  }
+}
+
+template <class T>
+void linear_backward(MatrixView<T> d_in, MatrixView<T> d_weight, TensorView<T> d_bias,
+                     ConstMatrix<T> d_out, ConstMatrix<T> in, ConstMatrix<T> weight) {
+  const Index n = in.rows(), ni = in.cols(), no = weight.cols();
+  if (d_in.rows() * d_in.cols() != 0) {
+    for (Index r = 0; r < n; ++r) {
+      for (Index i = 0; i < ni; ++i) {
+        T sum = 0;
+        for (Index o = 0; o < no; ++o) sum += d_out(r, o) * weight(i, o);
+        d_in(r, i) = sum;
+      }
+    }
+  }
+  for (Index i = 0; i < ni; ++i) {
+    for (Index o = 0; o < no; ++o) {
+      T sum = 0;
+      for (Index r = 0; r < n; ++r) sum += in(r, i) * d_out(r, o);
+      d_weight(i, o) += sum;
+    }
+  }
+  if (d_bias.numel() != 0) {
+    for (Index r = 0; r < n; ++r) {
+      for (Index o = 0; o < no; ++o) d_bias[o] += d_out(r, o);
+    }
+  }
+}
+
+}  // namespace est::reference

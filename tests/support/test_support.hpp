@@ -1,0 +1,103 @@
+#pragma once
+// Helpers shared by est's tests: random tensors from a generator independent of est's own RNG,
+// error metrics, and central finite differences.
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <random>
+
+#include <catch2/catch.hpp>
+
+#include <est/core/tensor.hpp>
+
+namespace est::testing {
+
+/// A tensor of normal(0, scale) values from std::mt19937_64 (not est's Philox, which is tested
+/// separately and must not be an oracle for itself).
+template <class T>
+Tensor<T> random_tensor(Shape shape, std::uint64_t seed, double scale = 1.0) {
+  Tensor<T> t(shape);
+  std::mt19937_64 gen(seed);
+  std::normal_distribution<double> normal(0.0, scale);
+  for (Index i = 0; i < t.numel(); ++i) t[i] = static_cast<T>(normal(gen));
+  return t;
+}
+
+/// Token ids uniform in [0, vocab).
+inline Tensor<std::int32_t> random_tokens(Shape shape, int vocab, std::uint64_t seed) {
+  Tensor<std::int32_t> t(shape);
+  std::mt19937_64 gen(seed);
+  std::uniform_int_distribution<int> pick(0, vocab - 1);
+  for (Index i = 0; i < t.numel(); ++i) t[i] = pick(gen);
+  return t;
+}
+
+template <class T>
+Tensor<T> copy_of(const Tensor<T>& t) {
+  return t;
+}
+
+/// Number of elements of a tensor, view or standard container.
+template <class X>
+Index count(const X& x) {
+  if constexpr (requires { x.numel(); }) {
+    return x.numel();
+  } else {
+    return static_cast<Index>(x.size());
+  }
+}
+
+/// max_i |a_i - b_i| / max(max_i |b_i|, floor): the error relative to the reference's scale.
+template <class A, class B>
+double relative_error(const A& a, const B& b, double floor = 1e-30) {
+  REQUIRE(count(a) == count(b));
+  double num = 0, den = floor;
+  for (Index i = 0; i < count(b); ++i) {
+    num = std::max(num, std::abs(double(a[i]) - double(b[i])));
+    den = std::max(den, std::abs(double(b[i])));
+  }
+  return num / den;
+}
+
+/// Central finite difference of `loss()` with respect to every element of `x`, in double.
+/// Fourth-order stencil: error O(h^4), so h = 1e-3 leaves truncation far below 1e-9.
+inline std::vector<double> numerical_gradient(double* x, Index n,
+                                              const std::function<double()>& loss,
+                                              double h = 1e-3) {
+  std::vector<double> g(static_cast<std::size_t>(n));
+  for (Index i = 0; i < n; ++i) {
+    const double saved = x[i];
+    auto at = [&](double delta) {
+      x[i] = saved + delta;
+      return loss();
+    };
+    g[i] = (-at(2 * h) + 8 * at(h) - 8 * at(-h) + at(-2 * h)) / (12 * h);
+    x[i] = saved;
+  }
+  return g;
+}
+
+/// Weighted sum Σ w_i y_i: a scalar loss whose gradient with respect to y is w.
+template <class T>
+double dot(const Tensor<T>& y, const Tensor<T>& w) {
+  double s = 0;
+  for (Index i = 0; i < y.numel(); ++i) s += double(y[i]) * double(w[i]);
+  return s;
+}
+
+/// Tolerance for comparing an optimized op with its reference in precision T.
+template <class T>
+constexpr double tolerance() {
+  return std::is_same_v<T, double> ? 1e-12 : 2e-5;
+}
+
+}  // namespace est::testing
+
+/// Checks that `expr` throws `type` and that its message contains `text`.
+#define EST_CHECK_THROWS(expr, type, text) \
+  do {                                     \
+    CHECK_THROWS_AS(expr, type);           \
+    CHECK_THROWS_WITH(expr, Catch::Matchers::Contains(text)); \
+  } while (false)
