@@ -19,3 +19,4 @@
 #include "est/models/gpt2.hpp"
 #include "est/models/gpt2_activations.hpp"
 #include "est/models/gpt2_parameters.hpp"
+#include "est/train/adamw.hpp"

@@ -16,7 +16,7 @@ int main() {
 
     // A fixed pattern that touches many ids; each target is the next token, as in training.
     est::Tensor<std::int32_t> tokens(est::Shape{2, 8}), targets(est::Shape{2, 8});
-    for (est::index i = 0; i < tokens.numel(); ++i) {
+    for (est::Index i = 0; i < tokens.numel(); ++i) {
       tokens[i] = static_cast<std::int32_t>((7 * i + 3) % vocab);
       targets[i] = static_cast<std::int32_t>((7 * i + 10) % vocab);
     }
