@@ -37,9 +37,15 @@ struct Options {
   std::string path = default_corpus;
 };
 
+const char* const usage =
+    "usage: est-tiny-train [--steps N] [--threads N] [--seed N] [TEXT_FILE_OR_DIRECTORY]\n"
+    "  --steps N    optimizer steps (default 500)\n"
+    "  --threads N  CPU threads (default: all cores)\n"
+    "  --seed N     seed of the weights, the batches and the sample (default 1337)\n"
+    "  TEXT_FILE_OR_DIRECTORY  training text (default: /usr/share/games/fortunes)\n";
+
 [[noreturn]] void usage_error(const std::string& message) {
-  std::fprintf(stderr, "est-tiny-train: %s\nusage: est-tiny-train [--steps N] [--threads N] "
-               "[--seed N] [TEXT_FILE_OR_DIRECTORY]\n", message.c_str());
+  std::fprintf(stderr, "est-tiny-train: %s\n%s", message.c_str(), usage);
   std::exit(2);
 }
 
@@ -64,7 +70,10 @@ Options parse(int argc, char** argv) {
     if (arg == "--steps") o.steps = int(parse_int("--steps", value(), 1));
     else if (arg == "--threads") o.threads = int(parse_int("--threads", value(), 1));
     else if (arg == "--seed") o.seed = std::uint64_t(parse_int("--seed", value(), 0));
-    else if (arg == "-h" || arg == "--help") usage_error("help");
+    else if (arg == "-h" || arg == "--help") {
+      std::fputs(usage, stdout);
+      std::exit(0);
+    }
     else if (!arg.empty() && arg[0] == '-') usage_error("unknown option " + arg);
     else o.path = arg;
   }
