@@ -1,6 +1,6 @@
 // A GPT-2 training step on the CPU: forward + backward, and forward + backward + AdamW, in
 // tokens/s and achieved GFLOP/s (nanoGPT's count: B·T·[6·(12·L·C² + V·C) + 12·L·T·C] per
-// step, forward and backward) with the fraction of the 2-core FP32 peak (512 GFLOP/s).
+// step, forward and backward). bench_peak measures the machine's peak to compare against.
 //
 // Shapes: small = 6 layers, 6 heads, width 384, batch 8 x 256 tokens; gpt2_124m = 12/12/768,
 // batch 4 x 256; vocabulary 50304 for both, as ../shared/peers/torch_gpt2_bench.py runs them.

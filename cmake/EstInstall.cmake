@@ -14,18 +14,21 @@ mark_as_advanced(EST_INSTALL_CMAKEDIR)
 install(DIRECTORY "${PROJECT_SOURCE_DIR}/include/est"
   DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")
 
-set(_est_export_targets est)
-set(EST_CONFIG_WITH_CUDA OFF)
-if(TARGET est_cuda)
-  list(APPEND _est_export_targets est_cuda)
-  # Exported as est::cuda, matching the est::cuda alias of the build tree.
-  set_target_properties(est_cuda PROPERTIES EXPORT_NAME cuda)
-  set(EST_CONFIG_WITH_CUDA ON)
-endif()
-install(TARGETS ${_est_export_targets} EXPORT estTargets)
+install(TARGETS est EXPORT estTargets)
 install(EXPORT estTargets
   NAMESPACE est::
   DESTINATION "${EST_INSTALL_CMAKEDIR}")
+# The CUDA target has its own export file, loaded only for find_package(est COMPONENTS cuda),
+# so that CPU-only consumers of an install made on a machine with nvcc never need CUDA.
+set(EST_CONFIG_WITH_CUDA OFF)
+if(TARGET est_cuda)
+  set_target_properties(est_cuda PROPERTIES EXPORT_NAME cuda)
+  install(TARGETS est_cuda EXPORT estCudaTargets)
+  install(EXPORT estCudaTargets
+    NAMESPACE est::
+    DESTINATION "${EST_INSTALL_CMAKEDIR}")
+  set(EST_CONFIG_WITH_CUDA ON)
+endif()
 
 # The exported est target links OpenMP::OpenMP_CXX only when OpenMP was found here, so the
 # config file must look for OpenMP exactly in that case (and must not demand it otherwise).
@@ -52,4 +55,3 @@ install(FILES
   "${PROJECT_BINARY_DIR}/estConfigVersion.cmake"
   DESTINATION "${EST_INSTALL_CMAKEDIR}")
 
-unset(_est_export_targets)

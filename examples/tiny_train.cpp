@@ -156,8 +156,9 @@ int main(int argc, char** argv) {
     for (int step = 1; step <= opt.steps; ++step) {
       const auto t0 = std::chrono::steady_clock::now();
       for (int b = 0; b < batch; ++b) {
-        starts[b] = std::size_t(est::uniform_index(opt.seed, std::uint64_t(step), std::uint64_t(b),
-                                                   est::Index(train.size() - seq - 1)));
+        starts[b] = std::size_t(
+            est::uniform_index(opt.seed, est::rng_stream(est::RngPurpose::batches, std::uint64_t(step)),
+                               std::uint64_t(b), est::Index(train.size() - seq - 1)));
       }
       fill_windows(train, starts, tokens, targets);
       // Linear warmup, then cosine decay to min_lr.
@@ -198,7 +199,9 @@ int main(int argc, char** argv) {
       const float max = *std::max_element(row, row + model_config.vocab);
       double sum = 0;
       for (int v = 0; v < model_config.vocab; ++v) sum += p[v] = std::exp((row[v] - max) / 0.8);
-      double u = est::uniform_double(rng(0x5a3d1e, std::uint64_t(i))[0]) * sum;
+      double u = est::uniform_double(
+                     rng(est::rng_stream(est::RngPurpose::sampling, std::uint64_t(i)), 0)[0]) *
+                 sum;
       int next = 0;
       while (next < model_config.vocab - 1 && (u -= p[next]) > 0) ++next;
       sample.push_back(char(next));

@@ -8,6 +8,7 @@
 #include <random>
 
 #include <est/models/gpt2.hpp>
+#include <est/train/adamw.hpp>
 #include <est/reference/attention.hpp>
 #include <est/reference/cross_entropy.hpp>
 #include <est/reference/embedding.hpp>
@@ -21,6 +22,7 @@
 
 using est::Context;
 using est::Index;
+using est::Shape;
 using est::Tensor;
 using est::testing::random_tokens;
 using est::testing::relative_error;
@@ -245,5 +247,87 @@ TEST_CASE("GPT-2 with check_numerics names a non-finite loss", "[gpt2][errors]")
   est::Gpt2<est::presets::gpt2_tiny> model(ctx, 1);
   model.parameter_arena()[0] = NAN;  // wte[0, 0]
   Tensor<std::int32_t> tokens({1, 4});
-  EST_CHECK_THROWS(model.forward(tokens.view()), est::value_error, "logits[0] = nan is not finite");
+  EST_CHECK_THROWS(model.forward(tokens.view()), est::value_error,
+                   "logits[0, 0, 0] = nan is not finite");
+}
+
+TEST_CASE("GPT-2 after a rejected call computes what a fresh model computes", "[gpt2]") {
+  const Context<est::cpu> ctx(1);
+  est::Gpt2<fd_config, est::cpu, double> used(ctx, 4), fresh(ctx, 4);
+  auto tokens = random_tokens({2, 6}, fd_config.vocab, 5);
+  auto targets = random_tokens({2, 6}, fd_config.vocab, 6);
+  auto bad = targets;
+  bad[3] = fd_config.vocab;
+  used.zero_grad();
+  fresh.zero_grad();
+  CHECK(used.forward(tokens.view(), targets.view()) == fresh.forward(tokens.view(), targets.view()));
+  // Rejected before any work: the pending backward of the accepted call is still valid.
+  CHECK_THROWS_AS(used.forward(tokens.view(), bad.view()), est::value_error);
+  CHECK_THROWS_AS(used.evaluate(tokens.view(), bad.view()), est::value_error);
+  used.backward();
+  fresh.backward();
+  CHECK(relative_error(used.gradient_arena(), fresh.gradient_arena()) == 0);
+  // And the next training step matches too.
+  CHECK(used.forward(targets.view(), tokens.view()) == fresh.forward(targets.view(), tokens.view()));
+}
+
+TEST_CASE("GPT-2 handles changing batch shapes and single-token sequences", "[gpt2]") {
+  const Context<est::cpu> ctx(1);
+  est::Gpt2<fd_config, est::cpu, double> model(ctx, 8), other(ctx, 8);
+  auto tokens = random_tokens({2, 7}, fd_config.vocab, 9);
+  auto targets = random_tokens({2, 7}, fd_config.vocab, 10);
+  auto t3 = random_tokens({3, 4}, fd_config.vocab, 11);
+  auto t1 = random_tokens({1, 1}, fd_config.vocab, 12);
+  model.zero_grad();
+  other.zero_grad();
+  model.forward(tokens.view(), targets.view());
+  (void)model.evaluate(t3.view(), t3.view());  // another shape in between
+  (void)model.evaluate(t1.view(), t1.view());  // T = 1
+  CHECK(model.logits().shape() == Shape{1, 1, fd_config.vocab});
+  // The training pass was replaced by the evaluation; run it again, then compare.
+  model.forward(tokens.view(), targets.view());
+  model.backward();
+  other.forward(tokens.view(), targets.view());
+  other.backward();
+  CHECK(relative_error(model.gradient_arena(), other.gradient_arena()) == 0);
+  EST_CHECK_THROWS((void)model.logits(), est::error, "the last pass was a training forward");
+}
+
+TEST_CASE("GPT-2 micro-batches with loss_scale add up to the full batch", "[gpt2]") {
+  const Context<est::cpu> ctx(1);
+  est::Gpt2<fd_config, est::cpu, double> model(ctx, 13);
+  randomise(model, 14);
+  auto tokens = random_tokens({4, 6}, fd_config.vocab, 15);
+  auto targets = random_tokens({4, 6}, fd_config.vocab, 16);
+  model.zero_grad();
+  const double full_loss = model.forward(tokens.view(), targets.view());
+  model.backward();
+  const auto full = model.gradient_arena();
+  const std::vector<double> full_grads(full.data(), full.data() + full.numel());
+  model.zero_grad();
+  double half_losses = 0;
+  for (int half = 0; half < 2; ++half) {
+    est::TensorView<const std::int32_t> tok(tokens.data() + half * 12, Shape{2, 6});
+    est::TensorView<const std::int32_t> tgt(targets.data() + half * 12, Shape{2, 6});
+    half_losses += 0.5 * model.forward(tok, tgt, 0.5);
+    model.backward();
+  }
+  CHECK(half_losses == Approx(full_loss).epsilon(1e-12));
+  CHECK(relative_error(model.gradient_arena(), full_grads) < 1e-12);
+}
+
+TEST_CASE("GPT-2 trained with est::AdamW lowers its loss on a fixed batch", "[gpt2]") {
+  const Context<est::cpu> ctx(1);
+  est::Gpt2<est::presets::gpt2_tiny> model(ctx, 17);
+  est::AdamW<float> optimizer(model.parameter_specs(), {.weight_decay = 0.0});
+  auto tokens = random_tokens({2, 16}, est::presets::gpt2_tiny.vocab, 18);
+  float first = 0, last = 0;
+  for (int step = 0; step < 60; ++step) {
+    model.zero_grad();
+    last = model.forward(tokens.view(), tokens.view());
+    if (step == 0) first = last;
+    model.backward();
+    optimizer.step(ctx, model.parameter_arena(), model.gradient_arena(), 3e-3);
+  }
+  CHECK(last < 0.5f * first);
 }

@@ -1,5 +1,6 @@
 // est's GPT-2 against a peer: the same tiny model computed by PyTorch in float64
-// (tests/data/make_gpt2_reference.py writes the file from Hugging Face's GPT-2 definition).
+// (tests/data/make_gpt2_reference.py writes the file; it spells out Hugging Face GPT-2's
+// computation in plain torch ops).
 // Loading the peer's tensors by their Hugging Face names also checks est's parameter layout:
 // names, shapes, the (in, out) weight orientation, the [Q | K | V] split and the tied LM head.
 

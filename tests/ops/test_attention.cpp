@@ -24,14 +24,18 @@ TEMPLATE_TEST_CASE("causal attention forward and backward match the reference", 
   const int C = H * d;
   const Context<est::cpu> ctx(GENERATE(1, 2));
   auto qkv = random_tensor<T>({B, T_, 3 * C}, 1);
-  Tensor<T> out({B, T_, C}), out_ref({B, T_, C}), probs({B, H, T_, T_}), probs_ref({B, H, T_, T_});
+  // Outputs start as NaN: every element must be written, the masked half of probs included.
+  auto out = est::testing::nan_tensor<T>({B, T_, C});
+  auto probs = est::testing::nan_tensor<T>({B, H, T_, T_});
+  Tensor<T> out_ref({B, T_, C}), probs_ref({B, H, T_, T_});
   est::attention_forward<T>(ctx, out, probs, qkv, H);
   est::reference::attention_forward<T>(out_ref, probs_ref, qkv, H);
   CHECK(relative_error(out, out_ref) <= tolerance<T>() * 10);
   CHECK(relative_error(probs, probs_ref) <= tolerance<T>() * 10);
 
   auto d_out = random_tensor<T>({B, T_, C}, 2);
-  Tensor<T> d_qkv({B, T_, 3 * C}), d_qkv_ref({B, T_, 3 * C});
+  auto d_qkv = est::testing::nan_tensor<T>({B, T_, 3 * C});  // written, not accumulated
+  Tensor<T> d_qkv_ref({B, T_, 3 * C});
   est::attention_backward<T>(ctx, d_qkv, d_out, qkv, probs_ref, H);
   est::reference::attention_backward<T>(d_qkv_ref, d_out, qkv, probs_ref, H);
   CHECK(relative_error(d_qkv, d_qkv_ref) <= tolerance<T>() * 10);
@@ -61,6 +65,16 @@ TEST_CASE("attention is causal: later tokens do not change earlier outputs", "[a
   for (int i = 5 * 3 * C; i < qkv.numel(); ++i) qkv[i] += 1.0f;  // perturb positions 5..8
   est::attention_forward<float>(ctx, out2, probs, qkv, H);
   for (int i = 0; i < 5 * C; ++i) CHECK(out1[i] == out2[i]);
+}
+
+TEST_CASE("attention rejects mis-shaped outputs", "[attention][errors]") {
+  const Context<est::cpu> ctx(1);
+  Tensor<float> qkv({2, 4, 12}), out({2, 4, 4}), bad_out({2, 4, 5}), probs({2, 2, 4, 4}),
+      bad_probs({2, 2, 4, 3});
+  EST_CHECK_THROWS(est::attention_forward<float>(ctx, bad_out, probs, qkv, 2), est::shape_error,
+                   "attention output has shape (2, 4, 5), expected (2, 4, 4)");
+  EST_CHECK_THROWS(est::attention_forward<float>(ctx, out, bad_probs, qkv, 2), est::shape_error,
+                   "probs has shape (2, 2, 4, 3), expected (2, 2, 4, 4)");
 }
 
 TEST_CASE("attention rejects a head count that does not divide the width",

@@ -26,7 +26,9 @@ TEMPLATE_TEST_CASE("fused softmax cross-entropy matches the reference, in place 
   auto logits = random_tensor<T>({n, v}, 1, 4.0);
   auto targets = est::testing::random_tokens({n}, v, 2);
   const T scale = T(1) / T(n);
-  Tensor<T> losses({n}), losses_ref({n}), grad({n, v}), grad_ref({n, v});
+  auto grad = est::testing::nan_tensor<T>({n, v});  // written, not accumulated
+  auto losses = est::testing::nan_tensor<T>({n});
+  Tensor<T> losses_ref({n}), grad_ref({n, v});
   const double mean = est::softmax_cross_entropy<T>(ctx, losses, grad.view().matrix(),
                                                     logits.view().matrix(), targets, scale);
   const double mean_ref = est::reference::softmax_cross_entropy<T>(

@@ -37,6 +37,22 @@ TEMPLATE_TEST_CASE("embedding forward and backward match the reference", "[embed
   CHECK(relative_error(dwpe, dwpe_ref) == 0);
 }
 
+TEST_CASE("reference embedding backward equals finite differences", "[embedding][reference]") {
+  auto tokens = est::testing::random_tokens({2, 3}, 4, 7);
+  tokens[1] = tokens[0];  // a repeated token must accumulate
+  auto wte = random_tensor<double>({4, 5}, 8), wpe = random_tensor<double>({6, 5}, 9);
+  auto probe = random_tensor<double>({2, 3, 5}, 10);
+  Tensor<double> out({2, 3, 5});
+  auto loss = [&] {
+    est::reference::embedding_forward<double>(out, tokens, wte, wpe);
+    return est::testing::dot(out, probe);
+  };
+  Tensor<double> dwte({4, 5}), dwpe({6, 5});
+  est::reference::embedding_backward<double>(dwte, dwpe, probe, tokens);
+  CHECK(relative_error(dwte, est::testing::numerical_gradient(wte.data(), wte.numel(), loss)) < 1e-9);
+  CHECK(relative_error(dwpe, est::testing::numerical_gradient(wpe.data(), wpe.numel(), loss)) < 1e-9);
+}
+
 TEST_CASE("embedding rejects out-of-range tokens and bad shapes", "[embedding][errors]") {
   const Context<est::cpu> ctx(1);
   Tensor<float> wte({10, 4}), wpe({8, 4}), out({1, 3, 4});

@@ -16,10 +16,15 @@ TEMPLATE_TEST_CASE("gemm matches the triple loop in every layout, on sub-blocks"
   const auto [m, n, k] = GENERATE(std::tuple<Index, Index, Index>{1, 1, 1},
                                   std::tuple<Index, Index, Index>{7, 5, 3},
                                   std::tuple<Index, Index, Index>{37, 53, 29},
-                                  std::tuple<Index, Index, Index>{131, 97, 120});
+                                  std::tuple<Index, Index, Index>{131, 97, 120},
+                                  // Large enough (> 1M multiply-adds) to be split over threads,
+                                  // along the rows (m >= n) or along the columns (n > m).
+                                  std::tuple<Index, Index, Index>{300, 200, 100},
+                                  std::tuple<Index, Index, Index>{97, 400, 61},
+                                  std::tuple<Index, Index, Index>{1000, 33, 77});
   const auto ta = GENERATE(Transpose::no, Transpose::yes);
   const auto tb = GENERATE(Transpose::no, Transpose::yes);
-  const int threads = GENERATE(1, 2);
+  const int threads = GENERATE(1, 2, 3, 7);
   const T beta = GENERATE(T(0), T(0.5));
   const Context<cpu> ctx(threads);
 
@@ -53,6 +58,31 @@ TEST_CASE("gemm with beta = 0 ignores NaN already in C", "[gemm]") {
   reference::gemm<float>(c_ref.view().matrix(), a.view().matrix(), Transpose::no,
                          b.view().matrix(), Transpose::no);
   CHECK(est::testing::relative_error(c, c_ref) <= 1e-5);
+}
+
+TEST_CASE("gemm splits large products over threads and stays deterministic", "[gemm]") {
+  // 300 x 200 x 100 = 6M multiply-adds: split into one panel per thread.
+  REQUIRE(est::cpu_detail::gemm_parts(Context<cpu>(2), 300, 200, 100) == 2);
+  REQUIRE(est::cpu_detail::gemm_parts(Context<cpu>(7), 300, 200, 100) == 6);
+  REQUIRE(est::cpu_detail::gemm_parts(Context<cpu>(2), 10, 10, 10) == 1);
+  auto a = random_tensor<float>({300, 100}, 6);
+  auto b = random_tensor<float>({100, 200}, 7);
+  auto run = [&](int threads) {
+    Tensor<float> c({300, 200});
+    gemm<float>(Context<cpu>(threads), c.view().matrix(), a.view().matrix(), Transpose::no,
+                b.view().matrix(), Transpose::no);
+    return c;
+  };
+  const auto first = run(2), second = run(2);
+  CHECK(est::testing::relative_error(first, second) == 0);
+}
+
+TEST_CASE("gemm refuses an output that overlaps an input", "[gemm][errors]") {
+  const Context<cpu> ctx(1);
+  auto a = random_tensor<float>({8, 8}, 8);
+  EST_CHECK_THROWS(gemm<float>(ctx, a.view().matrix(), a.view().matrix(), Transpose::no,
+                               a.view().matrix(), Transpose::no),
+                   est::value_error, "gemm: C overlaps A");
 }
 
 TEST_CASE("gemm rejects mismatched shapes with a message naming them", "[gemm][errors]") {

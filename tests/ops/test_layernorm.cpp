@@ -24,7 +24,8 @@ TEMPLATE_TEST_CASE("layernorm forward and backward match the reference", "[layer
   for (int i = 0; i < x.numel(); ++i) x[i] += T(1.5);  // a non-zero mean to remove
   auto w = random_tensor<T>({c}, 2);
   auto b = random_tensor<T>({c}, 3);
-  Tensor<T> out({n, c}), out_ref({n, c}), mean({n}), mean_ref({n}), rstd({n}), rstd_ref({n});
+  auto out = est::testing::nan_tensor<T>({n, c});  // written, not accumulated
+  Tensor<T> out_ref({n, c}), mean({n}), mean_ref({n}), rstd({n}), rstd_ref({n});
   est::layernorm_forward<T>(ctx, out.view().matrix(), mean, rstd, x.view().matrix(), w, b);
   est::reference::layernorm_forward<T>(out_ref.view().matrix(), mean_ref, rstd_ref,
                                        x.view().matrix(), w, b);
@@ -69,6 +70,13 @@ TEST_CASE("reference layernorm backward equals finite differences", "[layernorm]
 }
 
 TEST_CASE("layernorm rejects bad shapes and eps", "[layernorm][errors]") {
+  {
+    const Context<est::cpu> ctx1(1);
+    Tensor<float> x0({3, 0}), out0({3, 0}), m0({3}), r0({3}), w0({0}), b0({0});
+    EST_CHECK_THROWS(est::layernorm_forward<float>(ctx1, out0.view().matrix(3), m0, r0,
+                                                   x0.view().matrix(3), w0, b0),
+                     est::shape_error, "x has 0 features, expected at least 1");
+  }
   const Context<est::cpu> ctx(1);
   Tensor<float> x({4, 8}), out({4, 8}), mean({4}), rstd({3}), w({8}), b({8});
   EST_CHECK_THROWS(est::layernorm_forward<float>(ctx, out.view().matrix(), mean, rstd,

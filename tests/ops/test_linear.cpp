@@ -24,7 +24,8 @@ TEMPLATE_TEST_CASE("linear forward and backward match the reference", "[linear]"
   auto in = random_tensor<T>({n, ni}, 1);
   auto w = random_tensor<T>({ni, no}, 2, 0.2);
   auto b = with_bias ? random_tensor<T>({no}, 3) : Tensor<T>(est::Shape{0});
-  Tensor<T> out({n, no}), out_ref({n, no});
+  auto out = est::testing::nan_tensor<T>({n, no});  // written, not accumulated
+  Tensor<T> out_ref({n, no});
   est::linear_forward<T>(ctx, out.view().matrix(), in.view().matrix(), w.view().matrix(), b);
   est::reference::linear_forward<T>(out_ref.view().matrix(), in.view().matrix(), w.view().matrix(), b);
   CHECK(relative_error(out, out_ref) <= tolerance<T>());
@@ -34,7 +35,8 @@ TEMPLATE_TEST_CASE("linear forward and backward match the reference", "[linear]"
   auto dw = random_tensor<T>({ni, no}, 5), dw_ref = dw;
   auto db = with_bias ? random_tensor<T>({no}, 6) : Tensor<T>(est::Shape{0});
   auto db_ref = db;
-  Tensor<T> d_in({n, ni}), d_in_ref({n, ni});
+  auto d_in = est::testing::nan_tensor<T>({n, ni});
+  Tensor<T> d_in_ref({n, ni});
   est::linear_backward<T>(ctx, d_in.view().matrix(), dw.view().matrix(), db.view(),
                           d_out.view().matrix(), in.view().matrix(), w.view().matrix());
   est::reference::linear_backward<T>(d_in_ref.view().matrix(), dw_ref.view().matrix(),
@@ -43,6 +45,22 @@ TEMPLATE_TEST_CASE("linear forward and backward match the reference", "[linear]"
   CHECK(relative_error(d_in, d_in_ref) <= tolerance<T>());
   CHECK(relative_error(dw, dw_ref) <= tolerance<T>());
   CHECK(relative_error(db, db_ref) <= tolerance<T>());
+}
+
+TEST_CASE("linear_backward checks every argument before writing any", "[linear][errors]") {
+  const Context<est::cpu> ctx(1);
+  auto in = random_tensor<float>({4, 3}, 1), w = random_tensor<float>({3, 5}, 2);
+  auto d_out = random_tensor<float>({4, 5}, 3);
+  Tensor<float> d_in({4, 3}), dw({3, 5}), db({4});  // d_bias should have 5 elements
+  EST_CHECK_THROWS(est::linear_backward<float>(ctx, d_in.view().matrix(), dw.view().matrix(), db,
+                                               d_out.view().matrix(), in.view().matrix(),
+                                               w.view().matrix()),
+                   est::shape_error, "d_bias has 4 elements, expected 5 or 0");
+  for (est::Index i = 0; i < dw.numel(); ++i) CHECK(dw[i] == 0.0f);
+  Tensor<float> bad_out({4, 4});
+  EST_CHECK_THROWS(est::linear_forward<float>(ctx, bad_out.view().matrix(), in.view().matrix(),
+                                              w.view().matrix(), est::ConstView<float>()),
+                   est::shape_error, "out is 4x4, expected 4x5");
 }
 
 TEST_CASE("reference linear backward equals finite differences", "[linear][reference]") {

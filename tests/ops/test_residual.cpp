@@ -18,7 +18,8 @@ TEMPLATE_TEST_CASE("residual forward and backward match the reference", "[residu
   const int n = GENERATE(1, 13, 10007);
   const Context<est::cpu> ctx(GENERATE(1, 2));
   auto a = random_tensor<T>({n}, 1), b = random_tensor<T>({n}, 2);
-  Tensor<T> y({n}), y_ref({n});
+  auto y = est::testing::nan_tensor<T>({n});
+  Tensor<T> y_ref({n});
   est::residual_forward<T>(ctx, y, a, b);
   est::reference::residual_forward<T>(y_ref, a, b);
   CHECK(relative_error(y, y_ref) == 0);  // one addition per element: bit-identical

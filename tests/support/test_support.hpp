@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <random>
 
 #include <catch2/catch.hpp>
@@ -50,15 +51,27 @@ Index count(const X& x) {
 }
 
 /// max_i |a_i - b_i| / max(max_i |b_i|, floor): the error relative to the reference's scale.
+/// Infinite when any element of either side is NaN or infinite, so that a NaN never passes.
 template <class A, class B>
 double relative_error(const A& a, const B& b, double floor = 1e-30) {
   REQUIRE(count(a) == count(b));
   double num = 0, den = floor;
   for (Index i = 0; i < count(b); ++i) {
-    num = std::max(num, std::abs(double(a[i]) - double(b[i])));
-    den = std::max(den, std::abs(double(b[i])));
+    const double x = double(a[i]), y = double(b[i]);
+    if (!std::isfinite(x) || !std::isfinite(y)) return INFINITY;
+    num = std::max(num, std::abs(x - y));
+    den = std::max(den, std::abs(y));
   }
   return num / den;
+}
+
+/// A tensor filled with NaN: an op that must write every element of its output (not accumulate
+/// into it) is checked by handing it one of these.
+template <class T>
+Tensor<T> nan_tensor(Shape shape) {
+  Tensor<T> t(shape);
+  for (Index i = 0; i < t.numel(); ++i) t[i] = std::numeric_limits<T>::quiet_NaN();
+  return t;
 }
 
 /// Central finite difference of `loss()` with respect to every element of `x`, in double.

@@ -19,8 +19,8 @@ namespace est {
 template <class Device>
 class Context {
   static_assert(detail::dependent_false<Device>,
-                "est: no execution context for this device. For est::cuda, include "
-                "<est/cuda.hpp> and link est::cuda; otherwise use est::cpu.");
+                "est: no execution context for this device. The CUDA backend is not part of "
+                "this version of est; use est::cpu.");
 };
 
 /// CPU context: how many threads est's ops split their work over.
@@ -37,8 +37,8 @@ class Context<cpu> {
 
   [[nodiscard]] int threads() const noexcept { return threads_; }
 
-  /// When set, the model checks its loss and logits for NaN/Inf after every forward pass and
-  /// throws est::value_error naming the first non-finite tensor (a debugging aid; off by
+  /// When set, the model checks its logits and its loss for NaN/Inf after every forward pass
+  /// and throws est::value_error naming the first non-finite element (a debugging aid; off by
   /// default because it reads every logit once more).
   bool check_numerics = false;
 

@@ -268,4 +268,19 @@ struct u128_parts {
   }
 }
 
+/// What a Philox stream is used for. The top 8 bits of a stream number name the purpose, so
+/// that two uses of one seed (the weights' initialisation and the batch sampling, say) never
+/// draw the same random words.
+enum class RngPurpose : std::uint64_t {
+  weights = 1,     // initialisation: stream index = tensor index
+  batches = 2,     // data sampling: stream index = step
+  subnetwork = 3,  // subnetwork sampling: stream index = step
+  sampling = 4,    // text generation: stream index = token position
+};
+
+/// The stream number for `index` (below 2^56) within `purpose`.
+[[nodiscard]] constexpr std::uint64_t rng_stream(RngPurpose purpose, std::uint64_t index) noexcept {
+  return (static_cast<std::uint64_t>(purpose) << 56) | (index & ((std::uint64_t{1} << 56) - 1));
+}
+
 }  // namespace est

@@ -14,6 +14,7 @@ namespace est {
 /// Signed index type used for every extent and offset.
 using Index = std::int64_t;
 
+/// A rank-0 shape (the default) is a scalar: one element. An empty tensor has a zero extent.
 class Shape {
  public:
   static constexpr int max_rank = 4;
@@ -23,8 +24,11 @@ class Shape {
   Shape(std::initializer_list<Index> extents) {
     require<shape_error>(extents.size() <= max_rank, "Shape: rank ", extents.size(),
                          " exceeds the maximum rank ", max_rank);
+    Index count = 1;
     for (Index e : extents) {
       require<shape_error>(e >= 0, "Shape: extents must be >= 0, got ", e);
+      require<shape_error>(!__builtin_mul_overflow(count, e, &count), "Shape: ",
+                           "the element count of these extents overflows a 64-bit index");
       extents_[rank_++] = e;
     }
   }

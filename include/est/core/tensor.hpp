@@ -1,8 +1,9 @@
 #pragma once
 // Tensors: `TensorView` (non-owning, contiguous, row-major, any rank up to 4), `MatrixView`
 // (non-owning 2-D with a row stride, so a column block of a wider matrix is a view too) and
-// `Tensor` (owning, 64-byte aligned). The device is part of the type, so handing a CUDA tensor
-// to a CPU op does not compile.
+// `Tensor` (owning, aligned as Eigen's vector instructions need). The device is part of the type,
+// so handing a CUDA tensor to a CPU op does not compile. Default-constructed tensors and views
+// are empty (shape (0)).
 
 #include <cmath>
 #include <span>
@@ -64,7 +65,7 @@ class TensorView {
 
  private:
   T* data_ = nullptr;
-  Shape shape_;
+  Shape shape_ = Shape{0};
 };
 
 /// A non-owning row-major matrix view with a row stride (`stride >= cols`): a sub-block of a
@@ -143,23 +144,27 @@ using ConstView = std::type_identity_t<TensorView<const T, Device>>;
 template <class T, class Device = cpu>
 using ConstMatrix = std::type_identity_t<MatrixView<const T, Device>>;
 
-/// An owning, 64-byte aligned, zero-initialised CPU tensor.
+/// An owning, zero-initialised CPU tensor whose storage is aligned for Eigen's vector
+/// instructions (EIGEN_MAX_ALIGN_BYTES). Views must not outlive it: taking one from a temporary
+/// does not compile.
 template <class T, class Device = cpu>
 class Tensor {
   static_assert(std::same_as<Device, cpu>,
-                "est::Tensor: only CPU storage is available here. For est::cuda, include "
-                "<est/cuda.hpp> and link est::cuda.");
+                "est::Tensor: only CPU storage is available. The CUDA backend is not part of "
+                "this version of est; use est::cpu.");
 
  public:
   Tensor() = default;
   explicit Tensor(Shape shape) : storage_(static_cast<std::size_t>(shape.numel())), shape_(shape) {}
 
-  [[nodiscard]] TensorView<T, Device> view() noexcept { return {storage_.data(), shape_}; }
-  [[nodiscard]] TensorView<const T, Device> view() const noexcept {
+  [[nodiscard]] TensorView<T, Device> view() & noexcept { return {storage_.data(), shape_}; }
+  [[nodiscard]] TensorView<const T, Device> view() const& noexcept {
     return {storage_.data(), shape_};
   }
-  operator TensorView<T, Device>() noexcept { return view(); }
-  operator TensorView<const T, Device>() const noexcept { return view(); }
+  TensorView<const T, Device> view() const&& = delete;
+  operator TensorView<T, Device>() & noexcept { return view(); }
+  operator TensorView<const T, Device>() const& noexcept { return view(); }
+  operator TensorView<const T, Device>() const&& = delete;
 
   [[nodiscard]] T* data() noexcept { return storage_.data(); }
   [[nodiscard]] const T* data() const noexcept { return storage_.data(); }
@@ -172,28 +177,7 @@ class Tensor {
 
  private:
   std::vector<T, Eigen::aligned_allocator<T>> storage_;
-  Shape shape_;
+  Shape shape_ = Shape{0};
 };
-
-/// Throws est::shape_error unless `view` has exactly `expected` shape; `op` and `name` say
-/// which call and which argument.
-template <class View>
-void expect_shape(const View& view, const Shape& expected, std::string_view op,
-                  std::string_view name) {
-  require<shape_error>(view.shape() == expected, op, ": ", name, " has shape ", view.shape(),
-                       ", expected ", expected);
-}
-
-/// Throws est::value_error naming `name` and the first offending index when `view` holds a NaN
-/// or an infinity.
-template <class T, class Device>
-void expect_finite(const TensorView<T, Device>& view, std::string_view op, std::string_view name)
-  requires std::same_as<Device, cpu>
-{
-  for (Index i = 0; i < view.numel(); ++i) {
-    require<value_error>(std::isfinite(view[i]), op, ": ", name, "[", i, "] = ", view[i],
-                         " is not finite");
-  }
-}
 
 }  // namespace est

@@ -20,6 +20,7 @@
 #include "est/backend/cpu/layernorm.hpp"
 #include "est/backend/cpu/linear.hpp"
 #include "est/backend/cpu/residual.hpp"
+#include "est/core/checks.hpp"
 #include "est/core/config.hpp"
 #include "est/core/context.hpp"
 #include "est/core/philox.hpp"
@@ -42,8 +43,8 @@ class Gpt2 {
   static_assert(std::is_same_v<Scalar, float> || std::is_same_v<Scalar, double>,
                 "Gpt2: Scalar must be float or double");
   static_assert(std::is_same_v<Device, cpu>,
-                "Gpt2: only the est::cpu backend is available; the CUDA backend needs "
-                "<est/cuda.hpp> and the est::cuda target");
+                "Gpt2: only the est::cpu backend is available. The CUDA backend is not part of "
+                "this version of est; use est::cpu.");
 
  public:
   static constexpr Gpt2Config config = Config;
@@ -52,13 +53,16 @@ class Gpt2 {
 
   /// GPT-2 initialisation from `seed`: weights normal(0, 0.02), the two residual output
   /// projections of each block normal(0, 0.02 / sqrt(2 L)), biases 0, LayerNorm weights 1.
-  /// Tensor i of the arena draws from Philox stream i, so the weights depend only on the seed.
+  /// Tensor i of the arena draws from Philox stream rng_stream(weights, i), so the weights depend
+  /// only on the seed. The model uses `ctx` for every pass: it must outlive the model.
   explicit Gpt2(const Context<Device>& ctx, std::uint64_t seed = 0)
       : ctx_(&ctx),
         params_({Config.parameter_count()}),
         grads_({Config.parameter_count()}),
         p_(layout_gpt2(Config, params_.data(), &specs_)),
-        g_(layout_gpt2<Scalar>(Config, grads_.data(), nullptr)) {
+        g_(layout_gpt2<Scalar>(Config, grads_.data(), nullptr)),
+        p_const_(layout_gpt2<const Scalar>(Config, params_.data(), nullptr)),
+        g_const_(layout_gpt2<const Scalar>(Config, grads_.data(), nullptr)) {
     const Scalar residual_std = Scalar(0.02 / std::sqrt(2.0 * Config.layers));
     for (std::size_t i = 0; i < specs_.size(); ++i) {
       const ParameterSpec& spec = specs_[i];
@@ -71,11 +75,14 @@ class Gpt2 {
       if (is_ln_weight) {
         std::fill(values.begin(), values.end(), Scalar(1));
       } else if (spec.shape.rank() >= 2) {
-        fill_normal<Scalar>(values, seed, i, Scalar(0),
+        fill_normal<Scalar>(values, seed, rng_stream(RngPurpose::weights, i), Scalar(0),
                             is_residual_proj ? residual_std : Scalar(0.02));
       }  // biases stay 0
     }
   }
+
+  /// A temporary context would be gone before the first pass.
+  Gpt2(const Context<Device>&&, std::uint64_t = 0) = delete;
 
   Gpt2(const Gpt2&) = delete;  // the views point into this object's arenas
   Gpt2& operator=(const Gpt2&) = delete;
@@ -84,9 +91,11 @@ class Gpt2 {
   /// `tokens` (B, T). The fused loss writes loss_scale · ∂(mean loss)/∂logits into the logits
   /// buffer, ready for backward(); logits() is not available until the next inference pass.
   Scalar forward(Tokens tokens, Tokens targets, Scalar loss_scale = Scalar(1)) {
+    check_targets(tokens, targets, "Gpt2::forward");
+    require<value_error>(std::isfinite(loss_scale), "Gpt2::forward: loss_scale must be finite, got ",
+                         loss_scale);
     run_trunk(tokens);
     const Index n = acts_.batch * acts_.seq;
-    expect_shape(targets, tokens.shape(), "Gpt2::forward", "targets");
     auto logits = acts_.logits.view().matrix(n);
     const double loss = softmax_cross_entropy<Scalar>(*ctx_, acts_.losses, logits, logits, targets,
                                                       loss_scale / Scalar(n));
@@ -97,8 +106,8 @@ class Gpt2 {
 
   /// Evaluation: the mean cross-entropy, with the logits kept (nothing for backward).
   Scalar evaluate(Tokens tokens, Tokens targets) {
+    check_targets(tokens, targets, "Gpt2::evaluate");
     forward(tokens);
-    expect_shape(targets, tokens.shape(), "Gpt2::evaluate", "targets");
     const Index n = acts_.batch * acts_.seq;
     const double loss = softmax_cross_entropy<Scalar>(*ctx_, acts_.losses, MatrixView<Scalar>(),
                                                       acts_.logits.view().matrix(n), targets,
@@ -110,16 +119,17 @@ class Gpt2 {
   /// Inference forward pass: afterwards logits() holds (B, T, V).
   void forward(Tokens tokens) {
     run_trunk(tokens);
-    if (ctx_->check_numerics) expect_finite(acts_.logits.view(), "Gpt2::forward", "logits");
     state_ = State::logits_ready;
   }
 
-  /// (B, T, V) logits of the last inference or evaluation pass.
+  /// (B, T, V) logits of the last inference or evaluation pass. The view is valid until the next
+  /// pass (a pass with another (B, T) reallocates the buffers).
   [[nodiscard]] TensorView<const Scalar> logits() const {
-    require(state_ == State::logits_ready,
-            "Gpt2::logits: no logits available; the last pass was ",
-            state_ == State::none ? "never run" : "a training forward (its logits buffer holds "
-                                                  "the loss gradient)");
+    require(state_ == State::logits_ready, "Gpt2::logits: no logits available; ",
+            state_ == State::none
+                ? "no pass has run yet"
+                : "the last pass was a training forward (its logits buffer holds the loss "
+                  "gradient); run forward(tokens) or evaluate(tokens, targets)");
     return acts_.logits.view();
   }
 
@@ -127,7 +137,7 @@ class Gpt2 {
   void backward() {
     require(state_ == State::gradients_ready,
             "Gpt2::backward: call forward(tokens, targets) first (once per backward)");
-    state_ = State::none;
+    state_ = State::gradients_used;
     const auto& c = *ctx_;
     const Index B = acts_.batch, T_ = acts_.seq, n = B * T_;
     auto& a = acts_;
@@ -173,8 +183,10 @@ class Gpt2 {
   void zero_grad() { std::fill_n(grads_.data(), grads_.numel(), Scalar(0)); }
 
   /// Named views of the parameters / gradients (see gpt2_parameters.hpp).
-  [[nodiscard]] const Gpt2Tensors<Scalar>& parameters() const noexcept { return p_; }
-  [[nodiscard]] const Gpt2Tensors<Scalar>& gradients() const noexcept { return g_; }
+  [[nodiscard]] const Gpt2Tensors<Scalar>& parameters() noexcept { return p_; }
+  [[nodiscard]] const Gpt2Tensors<Scalar>& gradients() noexcept { return g_; }
+  [[nodiscard]] const Gpt2Tensors<const Scalar>& parameters() const noexcept { return p_const_; }
+  [[nodiscard]] const Gpt2Tensors<const Scalar>& gradients() const noexcept { return g_const_; }
   /// The flat arenas, for optimizers and checkpoints.
   [[nodiscard]] TensorView<Scalar> parameter_arena() noexcept { return params_.view(); }
   [[nodiscard]] TensorView<Scalar> gradient_arena() noexcept { return grads_.view(); }
@@ -188,7 +200,14 @@ class Gpt2 {
   [[nodiscard]] TensorView<const Scalar> losses() const noexcept { return acts_.losses.view(); }
 
  private:
-  enum class State { none, logits_ready, gradients_ready };
+  enum class State { none, logits_ready, gradients_ready, gradients_used };
+
+  /// Checks targets (B, T) against tokens before any work, so a bad call leaves the model as it
+  /// was.
+  void check_targets(Tokens tokens, Tokens targets, const char* op) const {
+    expect_shape(targets, tokens.shape(), op, "targets");
+    check_token_ids(targets, Config.vocab, op, "targets");
+  }
 
   /// Embedding, blocks, final LayerNorm and LM head: fills the activations up to the logits.
   void run_trunk(Tokens tokens) {
@@ -230,6 +249,7 @@ class Gpt2 {
     layernorm_forward<Scalar>(c, rows(a.ln_f), a.ln_f_mean, a.ln_f_rstd,
                               rows(a.layers.back().residual_3), p_.ln_f_weight, p_.ln_f_bias);
     gemm<Scalar>(c, rows(a.logits), rows(a.ln_f), Transpose::no, p_.wte.matrix(), Transpose::yes);
+    if (c.check_numerics) expect_finite(a.logits.view(), "Gpt2::forward", "logits");
   }
 
   void check_loss(double loss) const {
@@ -244,6 +264,8 @@ class Gpt2 {
   Tensor<Scalar> grads_;   // (parameter_count) arena, same layout
   Gpt2Tensors<Scalar> p_;  // named views into params_
   Gpt2Tensors<Scalar> g_;  // named views into grads_
+  Gpt2Tensors<const Scalar> p_const_;  // the same views, read-only, for const access
+  Gpt2Tensors<const Scalar> g_const_;
   Gpt2Activations<Scalar> acts_;
   Tensor<std::int32_t> tokens_;  // (B, T) of the last forward
   State state_ = State::none;

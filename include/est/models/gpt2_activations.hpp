@@ -29,6 +29,7 @@ struct Gpt2LayerActivations {
 
 template <class T>
 struct Gpt2Activations {
+ public:
   Index batch = 0, seq = 0;
   Tensor<T> encoded;                             // (B, T, C) embeddings, the first block's input
   std::vector<Gpt2LayerActivations<T>> layers;   // L
@@ -46,11 +47,18 @@ struct Gpt2Activations {
   Tensor<T> d_fc;       // (B, T, M)
   Tensor<T> d_fc_gelu;  // (B, T, M)
 
+  /// Sizes every buffer for (B, T). Strong guarantee: when an allocation throws, the previous
+  /// buffers are kept as they were.
   void allocate(const Gpt2Config& c, Index B, Index T_) {
     if (B == batch && T_ == seq) return;
+    Gpt2Activations fresh;
+    fresh.build(c, B, T_);
+    *this = std::move(fresh);
+  }
+
+ private:
+  void build(const Gpt2Config& c, Index B, Index T_) {
     const Index C = c.width, M = c.mlp_hidden, H = c.heads, V = c.vocab;
-    batch = B;
-    seq = T_;
     encoded = Tensor<T>({B, T_, C});
     layers.clear();
     layers.resize(static_cast<std::size_t>(c.layers));
@@ -81,6 +89,8 @@ struct Gpt2Activations {
     d_qkv = Tensor<T>({B, T_, 3 * C});
     d_fc = Tensor<T>({B, T_, M});
     d_fc_gelu = Tensor<T>({B, T_, M});
+    batch = B;  // last: the sizes describe the buffers only once they all exist
+    seq = T_;
   }
 };
 

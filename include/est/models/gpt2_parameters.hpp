@@ -20,7 +20,7 @@ struct ParameterSpec {
   std::string name;   // Hugging Face GPT-2 name
   Shape shape;
   Index offset = 0;   // first element in the arena
-  bool weight_decay;  // matrices decay; biases and LayerNorm parameters do not
+  bool weight_decay = false;  // matrices decay; biases and LayerNorm parameters do not
 };
 
 /// Views of one transformer block's tensors.

@@ -1,7 +1,8 @@
 #pragma once
 // Reference twin of est/backend/cpu/gemm.hpp: the triple loop.
 
-#include "est/backend/cpu/gemm.hpp"  // Transpose
+#include "est/core/tensor.hpp"
+#include "est/core/transpose.hpp"
 
 namespace est::reference {
 

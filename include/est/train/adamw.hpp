@@ -6,6 +6,7 @@
 //   m = β1·m + (1-β1)·g;  v = β2·v + (1-β2)·g²
 //   p -= lr · ( (m / (1-β1^t)) / (sqrt(v / (1-β2^t)) + ε) + λ·p )
 
+#include <algorithm>
 #include <cmath>
 #include <span>
 #include <vector>
@@ -26,8 +27,9 @@ struct AdamWConfig {
 template <class T>
 class AdamW {
  public:
-  /// Moments for an arena laid out by `specs` (offsets and sizes must tile the arena).
-  AdamW(std::vector<ParameterSpec> specs, AdamWConfig config = {})
+  /// Moments for an arena laid out by `specs`, whose tensors must tile [0, total) without gaps
+  /// or overlaps (in any order).
+  explicit AdamW(std::vector<ParameterSpec> specs, AdamWConfig config = {})
       : specs_(std::move(specs)), config_(config) {
     require<value_error>(config.beta1 >= 0 && config.beta1 < 1, "AdamW: beta1 must be in [0, 1), got ",
                          config.beta1);
@@ -37,8 +39,17 @@ class AdamW {
                          "AdamW: eps must be finite and > 0, got ", config.eps);
     require<value_error>(std::isfinite(config.weight_decay) && config.weight_decay >= 0,
                          "AdamW: weight_decay must be finite and >= 0, got ", config.weight_decay);
+    std::vector<const ParameterSpec*> by_offset;
+    for (const auto& s : specs_) by_offset.push_back(&s);
+    std::sort(by_offset.begin(), by_offset.end(),
+              [](const ParameterSpec* a, const ParameterSpec* b) { return a->offset < b->offset; });
     Index total = 0;
-    for (const auto& s : specs_) total = std::max(total, s.offset + s.shape.numel());
+    for (const ParameterSpec* s : by_offset) {
+      require<value_error>(s->offset == total, "AdamW: tensor '", s->name, "' starts at ",
+                           s->offset, ", expected ", total,
+                           " (the specs must tile the arena without gaps or overlaps)");
+      total += s->shape.numel();
+    }
     m_ = Tensor<T>({total});
     v_ = Tensor<T>({total});
   }
@@ -72,6 +83,14 @@ class AdamW {
   }
 
   [[nodiscard]] long long steps_taken() const noexcept { return t_; }
+  /// The optimizer state, laid out like the parameter arena, for checkpoints.
+  [[nodiscard]] TensorView<T> first_moments() noexcept { return m_.view(); }
+  [[nodiscard]] TensorView<T> second_moments() noexcept { return v_.view(); }
+  /// Restores the step count of a checkpoint (it sets the bias correction).
+  void set_steps_taken(long long steps) {
+    require<value_error>(steps >= 0, "AdamW::set_steps_taken: steps must be >= 0, got ", steps);
+    t_ = steps;
+  }
 
  private:
   std::vector<ParameterSpec> specs_;

@@ -7,7 +7,7 @@
 #include <cstdint>
 
 #include "est/backend/cpu/arrays.hpp"
-#include "est/backend/cpu/embedding.hpp"  // check_token_ids
+#include "est/core/checks.hpp"
 #include "est/backend/cpu/parallel.hpp"
 #include "est/core/tensor.hpp"
 

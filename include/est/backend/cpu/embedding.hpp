@@ -6,25 +6,10 @@
 
 #include "est/backend/cpu/arrays.hpp"
 #include "est/backend/cpu/parallel.hpp"
+#include "est/core/checks.hpp"
 #include "est/core/tensor.hpp"
 
 namespace est {
-
-/// Throws est::value_error naming the first token id outside [0, vocab).
-inline void check_token_ids(ConstView<std::int32_t> ids, Index vocab, const char* op,
-                            const char* name) {
-  for (Index i = 0; i < ids.numel(); ++i) {
-    if (ids[i] >= 0 && ids[i] < vocab) [[likely]] {
-      continue;
-    }
-    if (ids.rank() == 2) {
-      fail<value_error>(op, ": ", name, "[", i / ids.dim(1), ", ", i % ids.dim(1), "] = ", ids[i],
-                        " is outside the vocabulary [0, ", vocab, ")");
-    }
-    fail<value_error>(op, ": ", name, "[", i, "] = ", ids[i], " is outside the vocabulary [0, ",
-                      vocab, ")");
-  }
-}
 
 namespace cpu_detail {
 template <class T>

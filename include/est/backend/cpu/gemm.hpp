@@ -12,12 +12,12 @@
 #include <algorithm>
 
 #include "est/backend/cpu/parallel.hpp"
+#include "est/core/checks.hpp"
 #include "est/core/context.hpp"
 #include "est/core/tensor.hpp"
+#include "est/core/transpose.hpp"
 
 namespace est {
-
-enum class Transpose { no, yes };
 
 namespace cpu_detail {
 
@@ -51,8 +51,8 @@ inline int gemm_parts(const Context<cpu>& ctx, Index m, Index n, Index k) {
   if (omp_in_parallel()) return 1;
 #endif
   const double work = double(m) * double(n) * double(k);
-  const int by_work = static_cast<int>(std::max(1.0, work / 1.0e6));
-  return std::max(1, std::min(ctx.threads(), by_work));
+  const double by_work = std::max(1.0, work / 1.0e6);
+  return by_work >= ctx.threads() ? ctx.threads() : static_cast<int>(by_work);
 }
 
 }  // namespace cpu_detail
@@ -70,6 +70,8 @@ void gemm(const Context<cpu>& ctx, MatrixView<T> c, ConstMatrix<T> a, Transpose 
                        " but op(B) is ", kb, "x", n);
   require<shape_error>(c.rows() == m && c.cols() == n, "gemm: C is ", c.rows(), "x", c.cols(),
                        ", expected ", m, "x", n, " = op(A) rows x op(B) columns");
+  expect_no_overlap(c, a, "gemm", "C", "A");
+  expect_no_overlap(c, b, "gemm", "C", "B");
   if (m == 0 || n == 0) return;
 
   const int parts = cpu_detail::gemm_parts(ctx, m, n, k);

@@ -8,6 +8,7 @@
 
 #include "est/backend/cpu/arrays.hpp"
 #include "est/backend/cpu/parallel.hpp"
+#include "est/core/checks.hpp"
 #include "est/core/tensor.hpp"
 
 namespace est {
@@ -30,6 +31,7 @@ void layernorm_forward(const Context<cpu>& ctx, MatrixView<T> out, TensorView<T>
                        TensorView<T> rstd, ConstMatrix<T> x, ConstView<T> weight,
                        ConstView<T> bias, T eps = T(1e-5)) {
   const Index n = x.rows(), c = x.cols();
+  require<shape_error>(c >= 1, "layernorm_forward: x has ", c, " features, expected at least 1");
   require<shape_error>(out.rows() == n && out.cols() == c, "layernorm_forward: out is ",
                        out.rows(), "x", out.cols(), ", expected ", n, "x", c);
   cpu_detail::check_layernorm<T>("layernorm_forward", n, c, mean.numel(), rstd.numel(),
@@ -49,7 +51,7 @@ void layernorm_forward(const Context<cpu>& ctx, MatrixView<T> out, TensorView<T>
 }
 
 /// d_x (N, C) += ∂loss/∂x; d_weight (C) += ...; d_bias (C) += ..., from d_out (N, C) and the
-/// saved x, weight, mean, rstd.
+/// saved x, weight, mean, rstd. d_x must not share memory with d_out or x.
 template <class T>
 void layernorm_backward(const Context<cpu>& ctx, MatrixView<T> d_x, TensorView<T> d_weight,
                         TensorView<T> d_bias, ConstMatrix<T> d_out, ConstMatrix<T> x,
@@ -59,8 +61,11 @@ void layernorm_backward(const Context<cpu>& ctx, MatrixView<T> d_x, TensorView<T
                            d_out.cols() == c,
                        "layernorm_backward: d_x and d_out must be ", n, "x", c, ", got ",
                        d_x.rows(), "x", d_x.cols(), " and ", d_out.rows(), "x", d_out.cols());
+  require<shape_error>(c >= 1, "layernorm_backward: x has ", c, " features, expected at least 1");
   cpu_detail::check_layernorm<T>("layernorm_backward", n, c, mean.numel(), rstd.numel(),
                                  d_weight.numel(), d_bias.numel());
+  expect_no_overlap(d_x, d_out, "layernorm_backward", "d_x", "d_out");
+  expect_no_overlap(d_x, x, "layernorm_backward", "d_x", "x");
   require<shape_error>(weight.numel() == c, "layernorm_backward: weight needs ", c,
                        " elements, got ", weight.numel());
   const cpu_detail::ConstRowArray<T> w(weight.data(), c);

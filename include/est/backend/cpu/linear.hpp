@@ -15,13 +15,16 @@ void linear_forward(const Context<cpu>& ctx, MatrixView<T> out, ConstMatrix<T> i
   require<shape_error>(bias.numel() == 0 || bias.numel() == weight.cols(),
                        "linear_forward: bias has ", bias.numel(), " elements, expected ",
                        weight.cols(), " (= weight columns) or 0");
+  require<shape_error>(in.cols() == weight.rows(), "linear_forward: in has ", in.cols(),
+                       " features but weight is ", weight.rows(), "x", weight.cols(),
+                       ", expected (", in.cols(), ", O)");
+  require<shape_error>(out.cols() == weight.cols() && out.rows() == in.rows(),
+                       "linear_forward: out is ", out.rows(), "x", out.cols(), ", expected ",
+                       in.rows(), "x", weight.cols());
   if (bias.numel() == 0) {
     gemm<T>(ctx, out, in, Transpose::no, weight, Transpose::no);
     return;
   }
-  require<shape_error>(out.cols() == weight.cols() && out.rows() == in.rows(),
-                       "linear_forward: out is ", out.rows(), "x", out.cols(), ", expected ",
-                       in.rows(), "x", weight.cols());
   // Broadcast the bias into every row, then accumulate the product on top (beta = 1): one GEMM
   // and no separate pass to add the bias afterwards.
   cpu_detail::parallel_for(ctx, out.rows(), [&](Index r) {
@@ -37,13 +40,22 @@ template <class T>
 void linear_backward(const Context<cpu>& ctx, MatrixView<T> d_in, MatrixView<T> d_weight,
                      TensorView<T> d_bias, ConstMatrix<T> d_out, ConstMatrix<T> in,
                      ConstMatrix<T> weight) {
+  // Every argument is checked before anything is written, so a failed call changes nothing.
+  require<shape_error>(d_bias.numel() == 0 || d_bias.numel() == d_out.cols(),
+                       "linear_backward: d_bias has ", d_bias.numel(), " elements, expected ",
+                       d_out.cols(), " or 0");
+  require<shape_error>(d_weight.rows() == in.cols() && d_weight.cols() == d_out.cols() &&
+                           weight.rows() == in.cols() && weight.cols() == d_out.cols() &&
+                           in.rows() == d_out.rows(),
+                       "linear_backward: in is ", in.rows(), "x", in.cols(), ", d_out ",
+                       d_out.rows(), "x", d_out.cols(), ", weight ", weight.rows(), "x",
+                       weight.cols(), " and d_weight ", d_weight.rows(), "x", d_weight.cols(),
+                       "; expected in (N, I), d_out (N, O), weight and d_weight (I, O)");
   if (d_in.rows() * d_in.cols() != 0) {
     gemm<T>(ctx, d_in, d_out, Transpose::no, weight, Transpose::yes);
   }
   gemm<T>(ctx, d_weight, in, Transpose::yes, d_out, Transpose::no, T(1), T(1));
   if (d_bias.numel() == 0) return;
-  require<shape_error>(d_bias.numel() == d_out.cols(), "linear_backward: d_bias has ",
-                       d_bias.numel(), " elements, expected ", d_out.cols());
   // Each thread owns a column range, so the sums are deterministic and need no reduction.
   cpu_detail::parallel_ranges(ctx, d_out.cols(), [&](Index c0, Index c1) {
     for (Index r = 0; r < d_out.rows(); ++r) {

@@ -4,6 +4,7 @@
 // same in every run with the same thread count.
 
 #include <algorithm>
+#include <exception>
 
 #include "est/core/context.hpp"
 #include "est/core/shape.hpp"
@@ -16,10 +17,15 @@ namespace est::cpu_detail {
 /// sets its own nested thread count to one: Eigen then never starts threads of its own (it would
 /// otherwise use every core for a product called from a one-thread context). That setting is
 /// local to the team's tasks, not global.
+///
+/// An exception thrown by `f` on any thread (std::bad_alloc of a scratch buffer, say) is
+/// carried out of the team and rethrown to the caller; letting it escape an OpenMP region would
+/// terminate the program.
 template <class F>
 void parallel_ranges(const Context<cpu>& ctx, Index n, F&& f) {
   if (n <= 0) return;
   const int team_size = static_cast<int>(std::clamp<Index>(n, 1, ctx.threads()));
+  std::exception_ptr failure;
 #pragma omp parallel num_threads(team_size)
   {
     int team = 1, me = 0;
@@ -31,8 +37,16 @@ void parallel_ranges(const Context<cpu>& ctx, Index n, F&& f) {
     const Index chunk = (n + team - 1) / team;
     const Index begin = std::min<Index>(n, me * chunk);
     const Index end = std::min<Index>(n, begin + chunk);
-    if (begin < end) f(begin, end);
+    if (begin < end) {
+      try {
+        f(begin, end);
+      } catch (...) {
+#pragma omp critical(est_parallel_failure)
+        if (!failure) failure = std::current_exception();
+      }
+    }
   }
+  if (failure) std::rethrow_exception(failure);
 }
 
 /// Calls `f(i)` for every i in [0, n), split over the context's threads.
