@@ -264,6 +264,7 @@ TEST_CASE("GPT-2 after a rejected call computes what a fresh model computes", "[
   // Rejected before any work: the pending backward of the accepted call is still valid.
   CHECK_THROWS_AS(used.forward(tokens.view(), bad.view()), est::value_error);
   CHECK_THROWS_AS(used.evaluate(tokens.view(), bad.view()), est::value_error);
+  CHECK_THROWS_AS(used.forward(bad.view(), targets.view()), est::value_error);  // bad tokens
   used.backward();
   fresh.backward();
   CHECK(relative_error(used.gradient_arena(), fresh.gradient_arena()) == 0);

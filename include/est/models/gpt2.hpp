@@ -127,7 +127,7 @@ class Gpt2 {
   [[nodiscard]] TensorView<const Scalar> logits() const {
     require(state_ == State::logits_ready, "Gpt2::logits: no logits available; ",
             state_ == State::none
-                ? "no pass has run yet"
+                ? "no pass has completed"
                 : "the last pass was a training forward (its logits buffer holds the loss "
                   "gradient); run forward(tokens) or evaluate(tokens, targets)");
     return acts_.logits.view();
@@ -218,6 +218,8 @@ class Gpt2 {
                          "Gpt2::forward: tokens has shape ", tokens.shape(),
                          ", expected (B, T) with B >= 1 and 1 <= T <= context = ",
                          Config.context);
+    check_token_ids(tokens, Config.vocab, "Gpt2::forward", "tokens");
+    // From here on the previous pass's activations are overwritten.
     state_ = State::none;
     acts_.allocate(Config, B, T_);
     tokens_ = Tensor<std::int32_t>(tokens.shape());  // kept for the embedding backward
