@@ -7,26 +7,27 @@ namespace est::reference {
 
 template <class T>
 void linear_forward(MatrixView<T> out, ConstMatrix<T> in, ConstMatrix<T> weight,
-                    ConstView<T> bias) {
+                    ConstView<T> bias, T scale = T(1)) {
   for (Index r = 0; r < in.rows(); ++r) {
     for (Index o = 0; o < weight.cols(); ++o) {
-      T sum = bias.numel() ? bias[o] : T(0);
+      T sum = 0;
       for (Index i = 0; i < in.cols(); ++i) sum += in(r, i) * weight(i, o);
-      out(r, o) = sum;
+      out(r, o) = scale * sum + (bias.numel() ? bias[o] : T(0));
     }
   }
 }
 
 template <class T>
 void linear_backward(MatrixView<T> d_in, MatrixView<T> d_weight, TensorView<T> d_bias,
-                     ConstMatrix<T> d_out, ConstMatrix<T> in, ConstMatrix<T> weight) {
+                     ConstMatrix<T> d_out, ConstMatrix<T> in, ConstMatrix<T> weight,
+                     T scale = T(1)) {
   const Index n = in.rows(), ni = in.cols(), no = weight.cols();
   if (d_in.rows() * d_in.cols() != 0) {
     for (Index r = 0; r < n; ++r) {
       for (Index i = 0; i < ni; ++i) {
         T sum = 0;
         for (Index o = 0; o < no; ++o) sum += d_out(r, o) * weight(i, o);
-        d_in(r, i) = sum;
+        d_in(r, i) = scale * sum;
       }
     }
   }
@@ -34,7 +35,7 @@ void linear_backward(MatrixView<T> d_in, MatrixView<T> d_weight, TensorView<T> d
     for (Index o = 0; o < no; ++o) {
       T sum = 0;
       for (Index r = 0; r < n; ++r) sum += in(r, i) * d_out(r, o);
-      d_weight(i, o) += sum;
+      d_weight(i, o) += scale * sum;
     }
   }
   if (d_bias.numel() != 0) {

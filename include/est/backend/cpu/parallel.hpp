@@ -24,7 +24,7 @@ namespace est::cpu_detail {
 template <class F>
 void parallel_ranges(const Context<cpu>& ctx, Index n, F&& f) {
   if (n <= 0) return;
-  const int team_size = static_cast<int>(std::clamp<Index>(n, 1, ctx.threads()));
+  [[maybe_unused]] const int team_size = static_cast<int>(std::clamp<Index>(n, 1, ctx.threads()));
   std::exception_ptr failure;
 #pragma omp parallel num_threads(team_size)
   {

@@ -1,0 +1,122 @@
+#pragma once
+// Gathering the active columns or rows of a weight matrix into a packed matrix, and adding a
+// packed gradient back into the columns or rows it came from. A sliced layer runs its GEMMs on
+// the packed matrices, so they shrink with the subnetwork.
+// Shapes: R rows, n columns of the full matrix, k selected indices.
+//
+// Index lists must be strictly increasing (sorted, no repeats: a subnetwork's sets are), so a
+// scatter never adds two packed rows into one full row. They are processed as runs of
+// consecutive values (an attention head's columns form runs of d), each run copied as a block.
+
+#include <algorithm>
+#include <span>
+#include <utility>
+#include <vector>
+
+#include "est/backend/cpu/parallel.hpp"
+#include "est/core/checks.hpp"
+#include "est/core/tensor.hpp"
+
+namespace est {
+
+namespace cpu_detail {
+
+struct IndexRun {
+  Index source;  // first full-matrix index of the run
+  Index packed;  // its position in the packed matrix
+  Index length;
+};
+
+/// Checks that the indices are strictly increasing and in [0, n), and splits the list into runs
+/// of consecutive indices.
+inline std::vector<IndexRun> index_runs(std::span<const Index> indices, Index n, const char* op) {
+  std::vector<IndexRun> runs;
+  for (std::size_t i = 0; i < indices.size(); ++i) {
+    const Index v = indices[i];
+    require<value_error>(v >= 0 && v < n, op, ": index ", v, " (position ", i,
+                         ") is outside [0, ", n, ")");
+    require<value_error>(i == 0 || v > indices[i - 1], op, ": index ", v, " (position ", i,
+                         ") does not follow ", i == 0 ? 0 : indices[i - 1],
+                         "; indices must be strictly increasing");
+    if (!runs.empty() && runs.back().source + runs.back().length == v) {
+      ++runs.back().length;
+    } else {
+      runs.push_back({v, static_cast<Index>(i), 1});
+    }
+  }
+  return runs;
+}
+
+}  // namespace cpu_detail
+
+/// packed (R, k) = full (R, n) columns `columns`.
+template <class T>
+void gather_columns(const Context<cpu>& ctx, MatrixView<T> packed, ConstMatrix<T> full,
+                    std::span<const Index> columns) {
+  require<shape_error>(packed.rows() == full.rows() && packed.cols() == std::ssize(columns),
+                       "gather_columns: packed is ", packed.rows(), "x", packed.cols(),
+                       ", expected ", full.rows(), "x", columns.size());
+  const auto runs = cpu_detail::index_runs(columns, full.cols(), "gather_columns");
+  expect_no_overlap(packed, full, "gather_columns", "packed", "full");
+  cpu_detail::parallel_ranges(ctx, full.rows(), [&](Index r0, Index r1) {
+    for (Index r = r0; r < r1; ++r) {
+      const T* src = &full(r, 0);
+      T* dst = &packed(r, 0);
+      for (const auto& run : runs) std::copy_n(src + run.source, run.length, dst + run.packed);
+    }
+  });
+}
+
+/// full (R, n) columns `columns` += packed (R, k).
+template <class T>
+void scatter_add_columns(const Context<cpu>& ctx, MatrixView<T> full, ConstMatrix<T> packed,
+                         std::span<const Index> columns) {
+  require<shape_error>(packed.rows() == full.rows() && packed.cols() == std::ssize(columns),
+                       "scatter_add_columns: packed is ", packed.rows(), "x", packed.cols(),
+                       ", expected ", full.rows(), "x", columns.size());
+  const auto runs = cpu_detail::index_runs(columns, full.cols(), "scatter_add_columns");
+  expect_no_overlap(full, packed, "scatter_add_columns", "full", "packed");
+  cpu_detail::parallel_ranges(ctx, full.rows(), [&](Index r0, Index r1) {
+    for (Index r = r0; r < r1; ++r) {
+      const T* src = &packed(r, 0);
+      T* dst = &full(r, 0);
+      for (const auto& run : runs) {
+        for (Index i = 0; i < run.length; ++i) dst[run.source + i] += src[run.packed + i];
+      }
+    }
+  });
+}
+
+/// packed (k, C) = full (n, C) rows `rows`.
+template <class T>
+void gather_rows(const Context<cpu>& ctx, MatrixView<T> packed, ConstMatrix<T> full,
+                 std::span<const Index> rows) {
+  require<shape_error>(packed.cols() == full.cols() && packed.rows() == std::ssize(rows),
+                       "gather_rows: packed is ", packed.rows(), "x", packed.cols(), ", expected ",
+                       rows.size(), "x", full.cols());
+  (void)cpu_detail::index_runs(rows, full.rows(), "gather_rows");
+  expect_no_overlap(packed, full, "gather_rows", "packed", "full");
+  cpu_detail::parallel_ranges(ctx, packed.rows(), [&](Index r0, Index r1) {
+    for (Index r = r0; r < r1; ++r) std::copy_n(&full(rows[r], 0), full.cols(), &packed(r, 0));
+  });
+}
+
+/// full (n, C) rows `rows` += packed (k, C).
+template <class T>
+void scatter_add_rows(const Context<cpu>& ctx, MatrixView<T> full, ConstMatrix<T> packed,
+                      std::span<const Index> rows) {
+  require<shape_error>(packed.cols() == full.cols() && packed.rows() == std::ssize(rows),
+                       "scatter_add_rows: packed is ", packed.rows(), "x", packed.cols(),
+                       ", expected ", rows.size(), "x", full.cols());
+  (void)cpu_detail::index_runs(rows, full.rows(), "scatter_add_rows");
+  expect_no_overlap(full, packed, "scatter_add_rows", "full", "packed");
+  cpu_detail::parallel_ranges(ctx, packed.rows(), [&](Index r0, Index r1) {
+    for (Index r = r0; r < r1; ++r) {
+      const T* src = &packed(r, 0);
+      T* dst = &full(rows[r], 0);
+      for (Index c = 0; c < full.cols(); ++c) dst[c] += src[c];
+    }
+  });
+}
+
+}  // namespace est
