@@ -1,0 +1,69 @@
+#pragma once
+// Evolving subnetwork training's schedule: a growth policy gives the rates of each step, a
+// sampling policy draws the subnetwork at those rates. The result is checked before it reaches
+// the model, so a policy that returns something invalid is named in the error and no parameter
+// has been touched.
+//
+//   est::SubnetworkSchedule schedule(shape, est::sampling::Uniform(seed),
+//                                    est::growth::ThreeStage(total_steps));
+//   const est::Subnetwork subnet = schedule.at(step);   // the same for every rank and resume
+
+#include <cstdint>
+#include <string>
+#include <utility>
+
+#include "est/subnet/growth.hpp"
+#include "est/subnet/sampling.hpp"
+#include "est/subnet/subnetwork.hpp"
+
+namespace est {
+
+template <SamplingPolicy Sampling, GrowthPolicy Growth>
+class SubnetworkSchedule {
+ public:
+  using sampling_type = Sampling;
+  using growth_type = Growth;
+
+  SubnetworkSchedule(SubnetworkShape shape, Sampling sampling, Growth growth)
+      : shape_(shape), sampling_(std::move(sampling)), growth_(std::move(growth)) {
+    (void)Subnetwork(shape);  // checks the shape
+  }
+
+  /// The rates of `step`, checked.
+  [[nodiscard]] Rates rates(std::int64_t step) const {
+    const Rates r = growth_.rates(step);
+    check_rates(r, growth_.name());
+    return r;
+  }
+
+  /// The subnetwork that trains at `step`. Throws value_error naming the policy when it returns
+  /// a subnetwork of another shape, an empty set, an index out of range or twice.
+  [[nodiscard]] Subnetwork at(std::int64_t step) const {
+    const Rates r = rates(step);
+    Subnetwork s;
+    try {
+      s = sampling_.sample(shape_, r, step);
+    } catch (const value_error& e) {
+      throw value_error(std::string(sampling_.name()) + " at step " + std::to_string(step) +
+                        ": " + e.what());
+    }
+    const std::string source = std::string(sampling_.name()) + " at step " + std::to_string(step);
+    require<value_error>(s.shape() == shape_, source, ": returned a subnetwork of shape (",
+                         s.shape().layers, ", ", s.shape().heads, ", ", s.shape().neurons,
+                         "), expected (", shape_.layers, ", ", shape_.heads, ", ", shape_.neurons,
+                         ")");
+    s.validate(source);
+    return s;
+  }
+
+  [[nodiscard]] const SubnetworkShape& shape() const noexcept { return shape_; }
+  [[nodiscard]] const Sampling& sampling() const noexcept { return sampling_; }
+  [[nodiscard]] const Growth& growth() const noexcept { return growth_; }
+
+ private:
+  SubnetworkShape shape_;
+  Sampling sampling_;
+  Growth growth_;
+};
+
+}  // namespace est

@@ -1,0 +1,190 @@
+#pragma once
+// The subnetwork that trains at one optimizer step: which layers run, and in each running layer
+// which attention heads and which MLP neurons. A skipped layer is the identity on the residual
+// stream; an active layer's attention sums its active heads scaled by H/|heads|, and its MLP
+// sums its active neurons scaled by M/|neurons| (see est/models/gpt2_block.hpp).
+//
+// A Subnetwork is a plain value: build it with activate_layer() (or full()), then validate() it.
+// Index lists are kept sorted, so two subnetworks with the same sets compare equal and have the
+// same digest whatever order the indices were given in.
+
+#include <algorithm>
+#include <cstdint>
+#include <ostream>
+#include <span>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "est/core/config.hpp"
+#include "est/core/error.hpp"
+
+namespace est {
+
+/// The sizes a subnetwork is drawn from: L layers, H heads and M MLP neurons per layer.
+struct SubnetworkShape {
+  int layers = 0;
+  int heads = 0;
+  int neurons = 0;
+  friend bool operator==(const SubnetworkShape&, const SubnetworkShape&) = default;
+};
+
+/// The subnetwork shape of a GPT-2 configuration: (layers, heads, mlp_hidden).
+[[nodiscard]] constexpr SubnetworkShape subnetwork_shape(const Gpt2Config& c) noexcept {
+  return {c.layers, c.heads, c.mlp_hidden};
+}
+
+class Subnetwork {
+ public:
+  /// No layers: a placeholder, not a valid subnetwork.
+  Subnetwork() = default;
+
+  /// A subnetwork of `shape` with no layer active yet.
+  explicit Subnetwork(SubnetworkShape shape)
+      : shape_(shape),
+        active_(static_cast<std::size_t>(std::max(shape.layers, 0)), false),
+        heads_(active_.size()),
+        neurons_(active_.size()) {
+    require<value_error>(shape.layers >= 1 && shape.heads >= 1 && shape.neurons >= 1,
+                         "Subnetwork: shape needs layers, heads and neurons >= 1, got (",
+                         shape.layers, ", ", shape.heads, ", ", shape.neurons, ")");
+  }
+
+  /// Every layer, head and neuron active: the full model.
+  [[nodiscard]] static Subnetwork full(SubnetworkShape shape) {
+    Subnetwork s(shape);
+    std::vector<int> heads(static_cast<std::size_t>(shape.heads));
+    std::vector<int> neurons(static_cast<std::size_t>(shape.neurons));
+    for (int i = 0; i < shape.heads; ++i) heads[static_cast<std::size_t>(i)] = i;
+    for (int i = 0; i < shape.neurons; ++i) neurons[static_cast<std::size_t>(i)] = i;
+    for (int l = 0; l < shape.layers; ++l) s.activate_layer(l, heads, neurons);
+    return s;
+  }
+
+  /// Makes `layer` active with the given heads and neurons (any order). The layer index is
+  /// checked here; the index sets are checked by validate().
+  void activate_layer(int layer, std::vector<int> heads, std::vector<int> neurons) {
+    require<value_error>(layer >= 0 && layer < shape_.layers, "Subnetwork::activate_layer: layer ",
+                         layer, " is outside [0, ", shape_.layers, ")");
+    const auto l = static_cast<std::size_t>(layer);
+    require<value_error>(!active_[l], "Subnetwork::activate_layer: layer ", layer,
+                         " is already active");
+    std::sort(heads.begin(), heads.end());
+    std::sort(neurons.begin(), neurons.end());
+    active_[l] = true;
+    heads_[l] = std::move(heads);
+    neurons_[l] = std::move(neurons);
+  }
+
+  /// Throws value_error naming `source` (the policy that built it) and the offending value when
+  /// the subnetwork is not usable: no active layer, an empty head or neuron set, an index out of
+  /// range, or an index listed twice.
+  void validate(std::string_view source) const {
+    require<value_error>(shape_.layers >= 1, source, ": the subnetwork has no shape");
+    bool any = false;
+    for (int l = 0; l < shape_.layers; ++l) {
+      if (!is_active(l)) continue;
+      any = true;
+      check_set(source, l, "head", heads(l), shape_.heads);
+      check_set(source, l, "neuron", neurons(l), shape_.neurons);
+    }
+    require<value_error>(any, source, ": the subnetwork has no active layer");
+  }
+
+  [[nodiscard]] const SubnetworkShape& shape() const noexcept { return shape_; }
+  [[nodiscard]] bool is_active(int layer) const { return active_.at(static_cast<std::size_t>(layer)); }
+  /// Active heads / neurons of `layer`, sorted ascending (empty for a skipped layer).
+  [[nodiscard]] std::span<const int> heads(int layer) const {
+    return heads_.at(static_cast<std::size_t>(layer));
+  }
+  [[nodiscard]] std::span<const int> neurons(int layer) const {
+    return neurons_.at(static_cast<std::size_t>(layer));
+  }
+  /// Active layer indices, ascending.
+  [[nodiscard]] std::vector<int> active_layers() const {
+    std::vector<int> out;
+    for (int l = 0; l < shape_.layers; ++l) {
+      if (is_active(l)) out.push_back(l);
+    }
+    return out;
+  }
+  [[nodiscard]] int active_layer_count() const {
+    return static_cast<int>(std::count(active_.begin(), active_.end(), true));
+  }
+  /// True when every layer, head and neuron is active.
+  [[nodiscard]] bool is_full() const {
+    for (int l = 0; l < shape_.layers; ++l) {
+      if (!is_active(l) || std::ssize(heads(l)) != shape_.heads ||
+          std::ssize(neurons(l)) != shape_.neurons) {
+        return false;
+      }
+    }
+    return shape_.layers > 0;
+  }
+
+  /// A 64-bit digest of the shape and every index set (SplitMix64 finalisers chained over the
+  /// contents). Equal subnetworks have equal digests; data-parallel ranks compare digests to
+  /// check that they train the same subnetwork.
+  [[nodiscard]] std::uint64_t digest() const {
+    std::uint64_t h = 0x6573742d73756274ULL;  // "est-subt"
+    auto mix = [&h](std::uint64_t v) {
+      std::uint64_t z = h ^ (v + 0x9E3779B97F4A7C15ULL + (h << 6) + (h >> 2));
+      z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+      z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+      h = z ^ (z >> 31);
+    };
+    mix(static_cast<std::uint64_t>(shape_.layers));
+    mix(static_cast<std::uint64_t>(shape_.heads));
+    mix(static_cast<std::uint64_t>(shape_.neurons));
+    for (int l = 0; l < shape_.layers; ++l) {
+      if (!is_active(l)) continue;
+      mix(static_cast<std::uint64_t>(l));
+      mix(heads(l).size());
+      for (int i : heads(l)) mix(static_cast<std::uint64_t>(i));
+      mix(neurons(l).size());
+      for (int i : neurons(l)) mix(static_cast<std::uint64_t>(i));
+    }
+    return h;
+  }
+
+  /// One line: active layers, and per active layer its heads and its neuron count, e.g.
+  /// `layers 2/3 [0: heads {1,3}/4 neurons 16/32] [2: heads {0}/4 neurons 8/32]`.
+  [[nodiscard]] std::string to_string() const {
+    std::ostringstream out;
+    out << "layers " << active_layer_count() << "/" << shape_.layers;
+    for (int l = 0; l < shape_.layers; ++l) {
+      if (!is_active(l)) continue;
+      out << " [" << l << ": heads {";
+      for (std::size_t i = 0; i < heads(l).size(); ++i) out << (i ? "," : "") << heads(l)[i];
+      out << "}/" << shape_.heads << " neurons " << neurons(l).size() << "/" << shape_.neurons
+          << "]";
+    }
+    return out.str();
+  }
+
+  friend std::ostream& operator<<(std::ostream& out, const Subnetwork& s) {
+    return out << s.to_string();
+  }
+  friend bool operator==(const Subnetwork&, const Subnetwork&) = default;
+
+ private:
+  static void check_set(std::string_view source, int layer, const char* what,
+                        std::span<const int> set, int total) {
+    require<value_error>(!set.empty(), source, ": layer ", layer, " is active with no ", what,
+                         "s (every active layer needs at least one)");
+    for (std::size_t i = 0; i < set.size(); ++i) {
+      require<value_error>(set[i] >= 0 && set[i] < total, source, ": layer ", layer, " ", what,
+                           " ", set[i], " is outside [0, ", total, ")");
+      require<value_error>(i == 0 || set[i] != set[i - 1], source, ": layer ", layer, " ", what,
+                           " ", set[i], " is listed twice");
+    }
+  }
+
+  SubnetworkShape shape_;
+  std::vector<bool> active_;               // (L)
+  std::vector<std::vector<int>> heads_;    // (L) sorted head indices per layer
+  std::vector<std::vector<int>> neurons_;  // (L) sorted neuron indices per layer
+};
+
+}  // namespace est
