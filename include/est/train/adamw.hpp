@@ -5,9 +5,22 @@
 //
 //   m = β1·m + (1-β1)·g;  v = β2·v + (1-β2)·g²
 //   p -= lr · ( (m / (1-β1^t)) / (sqrt(v / (1-β2^t)) + ε) + λ·p )
+//
+// Under evolving subnetwork training a step may come with a mask of the elements the step's
+// subnetwork trained (mark_active_parameters). What happens to the others is a choice:
+//   InactiveParameters::frozen     they are not updated at all: no weight decay, moments kept,
+//                                  and their own step count t (which sets the bias correction)
+//                                  does not advance. PyTorch does this for a parameter whose
+//                                  grad is None. Each element keeps its own t.
+//   InactiveParameters::zero_grad  they take a normal AdamW step with g = 0: the moments decay,
+//                                  the (nonzero) momentum still moves them, weight decay
+//                                  applies. A masked dense implementation does this.
+// Without a mask every element is active and both are plain AdamW.
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <limits>
 #include <span>
 #include <vector>
 
@@ -17,11 +30,15 @@
 
 namespace est {
 
+/// What an optimizer step does to parameters outside the step's subnetwork (see above).
+enum class InactiveParameters { frozen, zero_grad };
+
 struct AdamWConfig {
   double beta1 = 0.9;
   double beta2 = 0.95;
   double eps = 1e-8;
   double weight_decay = 0.1;
+  InactiveParameters inactive = InactiveParameters::frozen;
 };
 
 template <class T>
@@ -55,28 +72,62 @@ class AdamW {
   }
 
   /// One update of `params` from `grads` (both laid out by the specs) with learning rate `lr`.
-  void step(const Context<cpu>& ctx, TensorView<T> params, ConstView<T> grads, double lr) {
+  /// `active` (one byte per element, 1 = trained by this step's subnetwork) may be empty: then
+  /// every element is active. Inactive elements are treated as the config's `inactive` says.
+  void step(const Context<cpu>& ctx, TensorView<T> params, ConstView<T> grads, double lr,
+            ConstView<std::uint8_t> active = {}) {
     require<shape_error>(params.numel() == m_.numel() && grads.numel() == m_.numel(),
                          "AdamW::step: params and grads need ", m_.numel(), " elements, got ",
                          params.numel(), " and ", grads.numel());
+    require<shape_error>(active.numel() == 0 || active.numel() == m_.numel(),
+                         "AdamW::step: the active mask has ", active.numel(),
+                         " elements, expected ", m_.numel(), " or 0 (all active)");
     require<value_error>(std::isfinite(lr) && lr >= 0, "AdamW::step: lr must be finite and >= 0, got ",
                          lr);
+    require<value_error>(t_ < std::numeric_limits<std::int32_t>::max(),
+                         "AdamW::step: the step count would overflow");
+    const bool frozen = config_.inactive == InactiveParameters::frozen;
+    const std::uint8_t* mask = active.numel() ? active.data() : nullptr;
+    if (frozen && mask && counts_.numel() == 0) {
+      // The first masked step: until now every element's count was t_.
+      counts_ = Tensor<std::int32_t>({m_.numel()});
+      std::fill_n(counts_.data(), counts_.numel(), static_cast<std::int32_t>(t_));
+    }
     ++t_;
-    const T b1 = T(config_.beta1), b2 = T(config_.beta2), eps = T(config_.eps);
-    const T c1 = T(1.0 / (1.0 - std::pow(config_.beta1, double(t_))));
-    const T c2 = T(1.0 / (1.0 - std::pow(config_.beta2, double(t_))));
+    extend_corrections();
+    const T b1 = T(config_.beta1), b2 = T(config_.beta2), eps = T(config_.eps), rate = T(lr);
     for (const auto& spec : specs_) {
       const T decay = spec.weight_decay ? T(config_.weight_decay) : T(0);
       T* p = params.data() + spec.offset;
       const T* g = grads.data() + spec.offset;
       T* m = m_.data() + spec.offset;
       T* v = v_.data() + spec.offset;
+      const std::uint8_t* on = mask ? mask + spec.offset : nullptr;
+      std::int32_t* count = counts_.numel() ? counts_.data() + spec.offset : nullptr;
+      if (on == nullptr && count == nullptr) {  // every element active, one shared count
+        const T c1 = c1_[static_cast<std::size_t>(t_)], c2 = c2_[static_cast<std::size_t>(t_)];
+        cpu_detail::parallel_blocks(ctx, spec.shape.numel(), [&](Index begin, Index size) {
+          for (Index i = begin; i < begin + size; ++i) {
+            m[i] = b1 * m[i] + (T(1) - b1) * g[i];
+            v[i] = b2 * v[i] + (T(1) - b2) * g[i] * g[i];
+            const T update = (m[i] * c1) / (std::sqrt(v[i] * c2) + eps) + decay * p[i];
+            p[i] -= rate * update;
+          }
+        });
+        continue;
+      }
       cpu_detail::parallel_blocks(ctx, spec.shape.numel(), [&](Index begin, Index size) {
         for (Index i = begin; i < begin + size; ++i) {
-          m[i] = b1 * m[i] + (T(1) - b1) * g[i];
-          v[i] = b2 * v[i] + (T(1) - b2) * g[i] * g[i];
-          const T update = (m[i] * c1) / (std::sqrt(v[i] * c2) + eps) + decay * p[i];
-          p[i] -= T(lr) * update;
+          const bool is_active = on == nullptr || on[i] != 0;
+          if (!is_active && frozen) continue;
+          const T grad = is_active ? g[i] : T(0);
+          // Frozen elements carry their own step count; otherwise all share t.
+          const std::size_t t = count ? static_cast<std::size_t>(++count[i])
+                                      : static_cast<std::size_t>(t_);
+          m[i] = b1 * m[i] + (T(1) - b1) * grad;
+          v[i] = b2 * v[i] + (T(1) - b2) * grad * grad;
+          const T update = (m[i] * c1_[t]) / (std::sqrt(v[i] * c2_[t]) + eps) + decay * p[i];
+          p[i] -= rate * update;
         }
       });
     }
@@ -86,9 +137,32 @@ class AdamW {
   /// The optimizer state, laid out like the parameter arena, for checkpoints.
   [[nodiscard]] TensorView<T> first_moments() noexcept { return m_.view(); }
   [[nodiscard]] TensorView<T> second_moments() noexcept { return v_.view(); }
-  /// Restores the step count of a checkpoint (it sets the bias correction).
+  /// Per-element step counts, kept in frozen mode from the first masked step on. Empty means
+  /// every element has taken steps_taken() steps.
+  [[nodiscard]] TensorView<const std::int32_t> element_steps() const noexcept {
+    return counts_.view();
+  }
+  /// Restores per-element step counts from a checkpoint (frozen mode; each in [0, steps_taken()]).
+  void set_element_steps(ConstView<std::int32_t> counts) {
+    require<value_error>(config_.inactive == InactiveParameters::frozen,
+                         "AdamW::set_element_steps: per-element counts exist only in frozen mode");
+    require<shape_error>(counts.numel() == m_.numel(), "AdamW::set_element_steps: got ",
+                         counts.numel(), " counts, expected ", m_.numel());
+    for (Index i = 0; i < counts.numel(); ++i) {
+      require<value_error>(counts[i] >= 0 && counts[i] <= t_, "AdamW::set_element_steps: count ",
+                           counts[i], " of element ", i, " is outside [0, steps_taken() = ", t_,
+                           "]");
+    }
+    counts_ = Tensor<std::int32_t>({m_.numel()});
+    std::copy_n(counts.data(), counts.numel(), counts_.data());
+  }
+  [[nodiscard]] const AdamWConfig& config() const noexcept { return config_; }
+  /// Restores the step count of a checkpoint (it sets the bias correction). In frozen mode the
+  /// per-element counts are restored separately through element_steps(); they must not exceed
+  /// this count.
   void set_steps_taken(long long steps) {
-    require<value_error>(steps >= 0, "AdamW::set_steps_taken: steps must be >= 0, got ", steps);
+    require<value_error>(steps >= 0 && steps < std::numeric_limits<std::int32_t>::max(),
+                         "AdamW::set_steps_taken: steps must be in [0, 2^31 - 1), got ", steps);
     t_ = steps;
   }
 
@@ -97,7 +171,19 @@ class AdamW {
   AdamWConfig config_;
   Tensor<T> m_;  // (parameter_count) first moments
   Tensor<T> v_;  // (parameter_count) second moments
+  Tensor<std::int32_t> counts_;  // (parameter_count) per-element step counts, or empty
   long long t_ = 0;
+  // Bias corrections 1/(1-β^t) for t = 0..t_, computed once per step in double and rounded to
+  // T, so every element at count t uses the same factors.
+  std::vector<T> c1_, c2_;
+
+  void extend_corrections() {
+    if (c1_.empty()) c1_.push_back(T(0)), c2_.push_back(T(0));  // t = 0 is never used
+    for (auto t = static_cast<long long>(c1_.size()); t <= t_; ++t) {
+      c1_.push_back(T(1.0 / (1.0 - std::pow(config_.beta1, double(t)))));
+      c2_.push_back(T(1.0 / (1.0 - std::pow(config_.beta2, double(t)))));
+    }
+  }
 };
 
 }  // namespace est
