@@ -5,6 +5,11 @@
 //
 // Shapes: B batch, T sequence (<= context), C width, H heads, M MLP hidden, V vocabulary.
 // Parameter names, shapes and initialisation: gpt2_parameters.hpp and the constructor below.
+//
+// Evolving subnetwork training: forward(tokens, targets, subnetwork) trains only a subnetwork
+// (est/subnet/subnetwork.hpp). Skipped layers are not run, active layers compute only their
+// active heads and neurons (gpt2_block.hpp), and backward() adds gradients into exactly the
+// active slices. Evaluation and inference always run the full model.
 
 #include <cmath>
 #include <cstdint>
@@ -26,7 +31,10 @@
 #include "est/core/philox.hpp"
 #include "est/core/tensor.hpp"
 #include "est/models/gpt2_activations.hpp"
+#include "est/models/gpt2_block.hpp"
 #include "est/models/gpt2_parameters.hpp"
+#include "est/subnet/flops.hpp"
+#include "est/subnet/subnetwork.hpp"
 
 namespace est {
 
@@ -91,10 +99,25 @@ class Gpt2 {
   /// `tokens` (B, T). The fused loss writes loss_scale · ∂(mean loss)/∂logits into the logits
   /// buffer, ready for backward(); logits() is not available until the next inference pass.
   Scalar forward(Tokens tokens, Tokens targets, Scalar loss_scale = Scalar(1)) {
+    return train_forward(tokens, targets, nullptr, loss_scale);
+  }
+
+  /// Training forward pass of `subnet` only (its shape must be (layers, heads, mlp_hidden)):
+  /// skipped layers pass the residual stream through, active layers use their active heads and
+  /// neurons with the rescaling of gpt2_block.hpp. The next backward() produces gradients for
+  /// exactly the active slices. The subnetwork is checked before anything changes.
+  Scalar forward(Tokens tokens, Tokens targets, const Subnetwork& subnet,
+                 Scalar loss_scale = Scalar(1)) {
+    return train_forward(tokens, targets, &subnet, loss_scale);
+  }
+
+ private:
+  Scalar train_forward(Tokens tokens, Tokens targets, const Subnetwork* subnet, Scalar loss_scale) {
     check_targets(tokens, targets, "Gpt2::forward");
     require<value_error>(std::isfinite(loss_scale), "Gpt2::forward: loss_scale must be finite, got ",
                          loss_scale);
-    run_trunk(tokens);
+    if (subnet) check_subnetwork(*subnet);
+    run_trunk(tokens, subnet);
     const Index n = acts_.batch * acts_.seq;
     auto logits = acts_.logits.view().matrix(n);
     const double loss = softmax_cross_entropy<Scalar>(*ctx_, acts_.losses, logits, logits, targets,
@@ -103,6 +126,8 @@ class Gpt2 {
     state_ = State::gradients_ready;
     return static_cast<Scalar>(loss);
   }
+
+ public:
 
   /// Evaluation: the mean cross-entropy, with the logits kept (nothing for backward).
   Scalar evaluate(Tokens tokens, Tokens targets) {
@@ -118,7 +143,7 @@ class Gpt2 {
 
   /// Inference forward pass: afterwards logits() holds (B, T, V).
   void forward(Tokens tokens) {
-    run_trunk(tokens);
+    run_trunk(tokens, nullptr);
     state_ = State::logits_ready;
   }
 
@@ -143,6 +168,13 @@ class Gpt2 {
     auto& a = acts_;
     auto rows = [n](auto& t) { return t.view().matrix(n); };
 
+    const Subnetwork& s = pass_subnetwork();
+    const std::vector<int> active = s.active_layers();
+    // The input of the k-th active layer: the previous active layer's output, or the embeddings.
+    auto block_input = [&](std::size_t k) -> const Tensor<Scalar>& {
+      return k == 0 ? a.encoded : a.layers[static_cast<std::size_t>(active[k - 1])].residual_3;
+    };
+
     // LM head (tied): logits = ln_f · wteᵀ.
     auto d_logits = rows(a.logits);
     gemm<Scalar>(c, rows(a.d_ln), d_logits, Transpose::no, p_.wte.matrix(), Transpose::no);
@@ -150,30 +182,25 @@ class Gpt2 {
                  Scalar(1), Scalar(1));
     std::fill_n(a.d_residual.data(), a.d_residual.numel(), Scalar(0));
     layernorm_backward<Scalar>(c, rows(a.d_residual), g_.ln_f_weight, g_.ln_f_bias, rows(a.d_ln),
-                               rows(a.layers.back().residual_3), p_.ln_f_weight, a.ln_f_mean,
+                               rows(block_input(active.size())), p_.ln_f_weight, a.ln_f_mean,
                                a.ln_f_rstd);
 
-    for (int l = Config.layers - 1; l >= 0; --l) {
-      const auto& w = p_.layers[l];
-      auto& gw = g_.layers[l];
-      auto& la = a.layers[l];
-      const Tensor<Scalar>& input = l == 0 ? a.encoded : a.layers[l - 1].residual_3;
+    // Skipped layers are the identity: d_residual passes them unchanged.
+    for (std::size_t k = active.size(); k-- > 0;) {
+      const int l = active[k];
+      const auto& w = p_.layers[static_cast<std::size_t>(l)];
+      const auto& gw = g_.layers[static_cast<std::size_t>(l)];
+      const auto& la = a.layers[static_cast<std::size_t>(l)];
       // d_residual holds ∂loss/∂(block output). MLP branch:
-      linear_backward<Scalar>(c, rows(a.d_fc_gelu), gw.fc_proj_weight.matrix(), gw.fc_proj_bias,
-                              rows(a.d_residual), rows(la.fc_gelu), w.fc_proj_weight.matrix());
-      gelu_backward<Scalar>(c, a.d_fc, la.fc, a.d_fc_gelu);
-      linear_backward<Scalar>(c, rows(a.d_ln), gw.fc_weight.matrix(), gw.fc_bias, rows(a.d_fc),
-                              rows(la.ln_2), w.fc_weight.matrix());
+      gpt2_mlp_backward<Scalar>(c, rows(a.d_ln), rows(a.d_residual), rows(la.ln_2), la, w, gw,
+                                s.neurons(l), Config.mlp_hidden, B, T_, a, ws_);
       layernorm_backward<Scalar>(c, rows(a.d_residual), gw.ln_2_weight, gw.ln_2_bias, rows(a.d_ln),
                                  rows(la.residual_2), w.ln_2_weight, la.ln_2_mean, la.ln_2_rstd);
       // d_residual now holds ∂loss/∂residual_2. Attention branch:
-      linear_backward<Scalar>(c, rows(a.d_attn), gw.attn_proj_weight.matrix(), gw.attn_proj_bias,
-                              rows(a.d_residual), rows(la.attn), w.attn_proj_weight.matrix());
-      attention_backward<Scalar>(c, a.d_qkv, a.d_attn, la.qkv, la.probs, Config.heads);
-      linear_backward<Scalar>(c, rows(a.d_ln), gw.attn_weight.matrix(), gw.attn_bias,
-                              rows(a.d_qkv), rows(la.ln_1), w.attn_weight.matrix());
+      gpt2_attention_backward<Scalar>(c, rows(a.d_ln), rows(a.d_residual), rows(la.ln_1), la, w,
+                                      gw, s.heads(l), Config.heads, B, T_, a, ws_);
       layernorm_backward<Scalar>(c, rows(a.d_residual), gw.ln_1_weight, gw.ln_1_bias, rows(a.d_ln),
-                                 rows(input), w.ln_1_weight, la.ln_1_mean, la.ln_1_rstd);
+                                 rows(block_input(k)), w.ln_1_weight, la.ln_1_mean, la.ln_1_rstd);
       // d_residual now holds ∂loss/∂(block input).
     }
     embedding_backward<Scalar>(c, g_.wte, g_.wpe, a.d_residual, tokens_.view());
@@ -210,7 +237,8 @@ class Gpt2 {
   }
 
   /// Embedding, blocks, final LayerNorm and LM head: fills the activations up to the logits.
-  void run_trunk(Tokens tokens) {
+  /// `subnet` null: the full model.
+  void run_trunk(Tokens tokens, const Subnetwork* subnet) {
     require<shape_error>(tokens.rank() == 2, "Gpt2::forward: tokens has shape ", tokens.shape(),
                          ", expected (B, T)");
     const Index B = tokens.dim(0), T_ = tokens.dim(1), n = B * T_;
@@ -224,34 +252,48 @@ class Gpt2 {
     acts_.allocate(Config, B, T_);
     tokens_ = Tensor<std::int32_t>(tokens.shape());  // kept for the embedding backward
     std::copy_n(tokens.data(), n, tokens_.data());
+    sliced_ = subnet != nullptr && !subnet->is_full();
+    if (sliced_) subnet_ = *subnet;
     const auto& c = *ctx_;
     auto& a = acts_;
     auto rows = [n](auto& t) { return t.view().matrix(n); };
 
     embedding_forward<Scalar>(c, a.encoded, tokens, p_.wte, p_.wpe);
+    const Subnetwork& s = pass_subnetwork();
+    const Tensor<Scalar>* input = &a.encoded;  // the residual stream entering the next layer
     for (int l = 0; l < Config.layers; ++l) {
-      const auto& w = p_.layers[l];
-      auto& la = a.layers[l];
-      const Tensor<Scalar>& input = l == 0 ? a.encoded : a.layers[l - 1].residual_3;
-      layernorm_forward<Scalar>(c, rows(la.ln_1), la.ln_1_mean, la.ln_1_rstd, rows(input),
+      if (!s.is_active(l)) continue;  // a skipped layer is the identity
+      const auto& w = p_.layers[static_cast<std::size_t>(l)];
+      auto& la = a.layers[static_cast<std::size_t>(l)];
+      layernorm_forward<Scalar>(c, rows(la.ln_1), la.ln_1_mean, la.ln_1_rstd, rows(*input),
                                 w.ln_1_weight, w.ln_1_bias);
-      linear_forward<Scalar>(c, rows(la.qkv), rows(la.ln_1), w.attn_weight.matrix(), w.attn_bias);
-      attention_forward<Scalar>(c, la.attn, la.probs, la.qkv, Config.heads);
-      linear_forward<Scalar>(c, rows(a.branch), rows(la.attn), w.attn_proj_weight.matrix(),
-                             w.attn_proj_bias);
-      residual_forward<Scalar>(c, la.residual_2, input, a.branch);
+      gpt2_attention_forward<Scalar>(c, rows(a.branch), rows(la.ln_1), la, w, s.heads(l),
+                                     Config.heads, B, T_, ws_);
+      residual_forward<Scalar>(c, la.residual_2, *input, a.branch);
       layernorm_forward<Scalar>(c, rows(la.ln_2), la.ln_2_mean, la.ln_2_rstd, rows(la.residual_2),
                                 w.ln_2_weight, w.ln_2_bias);
-      linear_forward<Scalar>(c, rows(la.fc), rows(la.ln_2), w.fc_weight.matrix(), w.fc_bias);
-      gelu_forward<Scalar>(c, la.fc_gelu, la.fc);
-      linear_forward<Scalar>(c, rows(a.branch), rows(la.fc_gelu), w.fc_proj_weight.matrix(),
-                             w.fc_proj_bias);
+      gpt2_mlp_forward<Scalar>(c, rows(a.branch), rows(la.ln_2), la, w, s.neurons(l),
+                               Config.mlp_hidden, B, T_, ws_);
       residual_forward<Scalar>(c, la.residual_3, la.residual_2, a.branch);
+      input = &la.residual_3;
     }
-    layernorm_forward<Scalar>(c, rows(a.ln_f), a.ln_f_mean, a.ln_f_rstd,
-                              rows(a.layers.back().residual_3), p_.ln_f_weight, p_.ln_f_bias);
+    layernorm_forward<Scalar>(c, rows(a.ln_f), a.ln_f_mean, a.ln_f_rstd, rows(*input),
+                              p_.ln_f_weight, p_.ln_f_bias);
     gemm<Scalar>(c, rows(a.logits), rows(a.ln_f), Transpose::no, p_.wte.matrix(), Transpose::yes);
     if (c.check_numerics) expect_finite(a.logits.view(), "Gpt2::forward", "logits");
+  }
+
+  void check_subnetwork(const Subnetwork& subnet) const {
+    require<value_error>(subnet.shape() == full_.shape(), "Gpt2::forward: the subnetwork has shape (",
+                         subnet.shape().layers, ", ", subnet.shape().heads, ", ",
+                         subnet.shape().neurons, "), expected (layers, heads, mlp_hidden) = (",
+                         Config.layers, ", ", Config.heads, ", ", Config.mlp_hidden, ")");
+    subnet.validate("Gpt2::forward: subnetwork");
+  }
+
+  /// The subnetwork of the current pass.
+  [[nodiscard]] const Subnetwork& pass_subnetwork() const noexcept {
+    return sliced_ ? subnet_ : full_;
   }
 
   void check_loss(double loss) const {
@@ -271,6 +313,10 @@ class Gpt2 {
   Gpt2Activations<Scalar> acts_;
   Tensor<std::int32_t> tokens_;  // (B, T) of the last forward
   State state_ = State::none;
+  Subnetwork full_ = Subnetwork::full(subnetwork_shape(Config));
+  Subnetwork subnet_;    // the subnetwork of the last pass, when it was not the full model
+  bool sliced_ = false;  // whether the last pass ran subnet_ (else full_)
+  SliceWorkspace<Scalar> ws_;
 };
 
 }  // namespace est

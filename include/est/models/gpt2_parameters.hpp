@@ -7,11 +7,14 @@
 // Shapes: V vocabulary, P positions (context), C width, M MLP hidden size.
 // Arena order: wte, wpe, then each layer's block of twelve tensors (below), then ln_f.
 
+#include <algorithm>
+#include <cstdint>
 #include <string>
 #include <vector>
 
 #include "est/core/config.hpp"
 #include "est/core/tensor.hpp"
+#include "est/subnet/subnetwork.hpp"
 
 namespace est {
 
@@ -87,6 +90,52 @@ Gpt2Tensors<T> layout_gpt2(const Gpt2Config& config, T* base, std::vector<Parame
   require(offset == config.parameter_count(), "layout_gpt2: laid out ", offset,
           " parameters but Gpt2Config::parameter_count() says ", config.parameter_count());
   return t;
+}
+
+/// Marks with 1 every element of an arena laid out for `config` that `subnet` trains, and with
+/// 0 every other: the embeddings and the final LayerNorm always; in an active layer its
+/// LayerNorms, its output projections' biases, the Q/K/V columns (and bias entries) and W_O rows
+/// of its active heads, and the W_fc columns (and bias entries) and W_proj rows of its active
+/// neurons. An optimizer uses the mask to leave the rest alone (see train/adamw.hpp).
+inline void mark_active_parameters(const Gpt2Config& config, const Subnetwork& subnet,
+                                   TensorView<std::uint8_t> mask) {
+  require<shape_error>(mask.numel() == config.parameter_count(), "mark_active_parameters: mask has ",
+                       mask.numel(), " elements, expected parameter_count() = ",
+                       config.parameter_count());
+  require<value_error>(subnet.shape() == subnetwork_shape(config),
+                       "mark_active_parameters: the subnetwork's shape does not match the "
+                       "configuration's (layers, heads, mlp_hidden)");
+  std::fill_n(mask.data(), mask.numel(), std::uint8_t{0});
+  const auto t = layout_gpt2<std::uint8_t>(config, mask.data(), nullptr);
+  auto set = [](TensorView<std::uint8_t> v) { std::fill_n(v.data(), v.numel(), std::uint8_t{1}); };
+  set(t.wte);
+  set(t.wpe);
+  set(t.ln_f_weight);
+  set(t.ln_f_bias);
+  const Index C = config.width, d = config.head_dim(), M = config.mlp_hidden;
+  for (int l = 0; l < config.layers; ++l) {
+    if (!subnet.is_active(l)) continue;
+    const auto& layer = t.layers[static_cast<std::size_t>(l)];
+    for (auto v : {layer.ln_1_weight, layer.ln_1_bias, layer.ln_2_weight, layer.ln_2_bias,
+                   layer.attn_proj_bias, layer.fc_proj_bias}) {
+      set(v);
+    }
+    for (int h : subnet.heads(l)) {
+      for (Index part = 0; part < 3; ++part) {
+        const Index col = part * C + h * d;
+        std::fill_n(layer.attn_bias.data() + col, d, std::uint8_t{1});
+        for (Index r = 0; r < C; ++r) {
+          std::fill_n(layer.attn_weight.data() + r * 3 * C + col, d, std::uint8_t{1});
+        }
+      }
+      std::fill_n(layer.attn_proj_weight.data() + h * d * C, d * C, std::uint8_t{1});
+    }
+    for (int n : subnet.neurons(l)) {
+      layer.fc_bias[n] = 1;
+      for (Index r = 0; r < C; ++r) layer.fc_weight[r * M + n] = 1;
+      std::fill_n(layer.fc_proj_weight.data() + Index(n) * C, C, std::uint8_t{1});
+    }
+  }
 }
 
 }  // namespace est
