@@ -220,6 +220,7 @@ TEST_CASE("digest and == ignore the order indices were given in and see every si
   shuffled.activate_layer(0, {2, 0}, {5, 1, 3});
   CHECK(shuffled == base);
   CHECK(shuffled.digest() == d);
+  CHECK(std::hash<Subnetwork>{}(shuffled) == static_cast<std::size_t>(d));
 
   struct Variant {
     const char* what;

@@ -18,8 +18,17 @@
 
 namespace est {
 
-template <SamplingPolicy Sampling, GrowthPolicy Growth>
+template <class Sampling, class Growth>
 class SubnetworkSchedule {
+  static_assert(SamplingPolicy<Sampling>,
+                "SubnetworkSchedule: the sampling policy must satisfy est::SamplingPolicy: a const "
+                "member sample(const SubnetworkShape&, const Rates&, std::int64_t) returning "
+                "est::Subnetwork, and name() returning something convertible to std::string_view");
+  static_assert(GrowthPolicy<Growth>,
+                "SubnetworkSchedule: the growth policy must satisfy est::GrowthPolicy: a const "
+                "member rates(std::int64_t) returning est::Rates, and name() returning something "
+                "convertible to std::string_view");
+
  public:
   using sampling_type = Sampling;
   using growth_type = Growth;

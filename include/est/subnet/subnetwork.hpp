@@ -9,7 +9,9 @@
 // same digest whatever order the indices were given in.
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <ostream>
 #include <span>
 #include <sstream>
@@ -188,3 +190,11 @@ class Subnetwork {
 };
 
 }  // namespace est
+
+/// Subnetworks as keys of unordered containers: the digest.
+template <>
+struct std::hash<est::Subnetwork> {
+  std::size_t operator()(const est::Subnetwork& s) const {
+    return static_cast<std::size_t>(s.digest());
+  }
+};

@@ -5,6 +5,7 @@
 #include <est/core/context.hpp>
 #include <est/core/tensor.hpp>
 #include <est/models/gpt2.hpp>
+#include <est/subnet/schedule.hpp>
 
 namespace {
 constexpr est::Gpt2Config cfg{
@@ -16,5 +17,7 @@ std::size_t instantiate() {
   est::Gpt2<cfg> model_f(ctx);
   est::Gpt2<cfg, est::cpu, double> model_d(ctx);
   est::Tensor<float, est::cpu> t;
-  return sizeof(est::Gpt2<cfg, est::cpu>) + sizeof(t);
+  est::SubnetworkSchedule<est::sampling::Uniform, est::growth::Constant> schedule(
+      est::subnetwork_shape(cfg), est::sampling::Uniform(), est::growth::Constant());
+  return sizeof(est::Gpt2<cfg, est::cpu>) + sizeof(t) + sizeof(schedule);
 }
