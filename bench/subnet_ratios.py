@@ -20,7 +20,8 @@ def main(path):
         medians[name] = (r["real_time"], r.get("frac", 1.0))
     full = {}
     for name, (time, frac) in medians.items():
-        if frac == 1.0:
+        # The full counterpart is the plain full run (not the one after masked steps).
+        if frac == 1.0 and "after_masked:1" not in name:
             full[name.split("/")[0]] = time
     print(f"{'benchmark':60} {'ms':>9} {'FLOPs':>6} {'time':>6}  target")
     for name, (time, frac) in medians.items():

@@ -189,6 +189,13 @@ TEST_CASE("sliced gradients equal the masked reference's and leave inactive slic
         if (mask[i]) {
           active.push_back(i);
           scale = std::max(scale, std::abs(grads[i] - start[i]));
+          // The mask marks exactly what trains: every marked element gets a gradient, but the
+          // rows of positions past T (no token uses them) and the key biases (adding a
+          // constant to every score of a softmax row changes nothing: their gradient is 0).
+          const Index at = i - spec.offset;
+          const bool key_bias = spec.name.ends_with("attn.c_attn.bias") && at >= cfg.width &&
+                                at < 2 * cfg.width;
+          if (spec.name != "wpe.weight" && !key_bias) REQUIRE(grads[i] != start[i]);
         } else {
           inactive.push_back(i);
           REQUIRE(std::memcmp(&grads[i], &start[i], sizeof(double)) == 0);
@@ -342,4 +349,43 @@ TEST_CASE("sliced passes agree across thread counts and evaluation stays full",
   // Evaluation after a sliced step runs the full model.
   CHECK(double(a.evaluate(tokens.view(), targets.view())) ==
         Approx(masked_reference(a, Subnetwork::full(shape), tokens, targets)).epsilon(1e-5));
+}
+
+TEST_CASE("a frozen AdamW step on a subnetwork leaves everything outside it bit for bit",
+          "[gpt2][subnet]") {
+  const Context<est::cpu> ctx(2);
+  est::Gpt2<cfg> model(ctx, 9);
+  est::AdamW<float> opt(model.parameter_specs());  // frozen by default
+  auto tokens = random_tokens({2, 6}, cfg.vocab, 1);
+  auto targets = random_tokens({2, 6}, cfg.vocab, 2);
+  Tensor<std::uint8_t> mask({cfg.parameter_count()});
+  // A full step first, so that the moments are non-zero everywhere.
+  model.zero_grad();
+  model.forward(tokens.view(), targets.view());
+  model.backward();
+  opt.step(ctx, model.parameter_arena(), model.gradient_arena(), 1e-2);
+
+  const Subnetwork subnet = fixed_subnetwork();
+  const auto p = model.parameter_arena();
+  const std::vector<float> p0(p.data(), p.data() + p.numel());
+  const std::vector<float> m0(opt.first_moments().data(), opt.first_moments().data() + p.numel());
+  const std::vector<float> v0(opt.second_moments().data(), opt.second_moments().data() + p.numel());
+  model.zero_grad();
+  model.forward(tokens.view(), targets.view(), subnet);
+  model.backward();
+  est::mark_active_parameters(cfg, subnet, mask);
+  opt.step(ctx, model.parameter_arena(), model.gradient_arena(), 1e-2, mask);
+  Index changed = 0;
+  for (Index i = 0; i < p.numel(); ++i) {
+    if (mask[i]) {
+      changed += p[i] != p0[i];
+      CHECK(opt.element_steps()[i] == 2);
+    } else {
+      REQUIRE(std::memcmp(&p[i], &p0[i], sizeof(float)) == 0);
+      REQUIRE(std::memcmp(&opt.first_moments()[i], &m0[i], sizeof(float)) == 0);
+      REQUIRE(std::memcmp(&opt.second_moments()[i], &v0[i], sizeof(float)) == 0);
+      REQUIRE(opt.element_steps()[i] == 1);
+    }
+  }
+  CHECK(changed > 1000);  // the active part did move
 }

@@ -66,6 +66,8 @@ bool sorted_distinct_in_range(std::span<const int> v, int n) {
 /// the equivalent log(u_i)/w_i). Layers and neurons are uniform, as in sampling::Uniform. Every
 /// random number comes from Philox under `seed`, stream rng_stream(subnetwork, step), so the
 /// result is a pure function of (seed, step) as SamplingPolicy requires.
+/// Note: the model rescales by H/|heads| whatever the policy, which is unbiased only for equal
+/// inclusion probabilities; a policy like this one trades that bias for focus.
 struct WeightedHeads {
   std::vector<double> head_weights;
   std::uint64_t seed = 0;

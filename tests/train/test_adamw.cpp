@@ -143,6 +143,12 @@ TEST_CASE("AdamW rejects a mask of the wrong size and bad element counts", "[ada
   counts[2] = 5;
   EST_CHECK_THROWS(opt.set_element_steps(counts), est::value_error,
                    "count 5 of element 2 is outside [0, steps_taken() = 0]");
+  // Lowering the step count below restored per-element counts would index past the bias
+  // corrections.
+  opt.set_steps_taken(5);
+  opt.set_element_steps(counts);
+  EST_CHECK_THROWS(opt.set_steps_taken(4), est::value_error,
+                   "4 is below the per-element count 5 already restored");
   est::AdamW<float> zero(specs, {.inactive = est::InactiveParameters::zero_grad});
   EST_CHECK_THROWS(zero.set_element_steps(counts), est::value_error, "only in frozen mode");
 }

@@ -111,24 +111,6 @@ class Gpt2 {
     return train_forward(tokens, targets, &subnet, loss_scale);
   }
 
- private:
-  Scalar train_forward(Tokens tokens, Tokens targets, const Subnetwork* subnet, Scalar loss_scale) {
-    check_targets(tokens, targets, "Gpt2::forward");
-    require<value_error>(std::isfinite(loss_scale), "Gpt2::forward: loss_scale must be finite, got ",
-                         loss_scale);
-    if (subnet) check_subnetwork(*subnet);
-    run_trunk(tokens, subnet);
-    const Index n = acts_.batch * acts_.seq;
-    auto logits = acts_.logits.view().matrix(n);
-    const double loss = softmax_cross_entropy<Scalar>(*ctx_, acts_.losses, logits, logits, targets,
-                                                      loss_scale / Scalar(n));
-    check_loss(loss);
-    state_ = State::gradients_ready;
-    return static_cast<Scalar>(loss);
-  }
-
- public:
-
   /// Evaluation: the mean cross-entropy, with the logits kept (nothing for backward).
   Scalar evaluate(Tokens tokens, Tokens targets) {
     check_targets(tokens, targets, "Gpt2::evaluate");
@@ -227,6 +209,21 @@ class Gpt2 {
   [[nodiscard]] TensorView<const Scalar> losses() const noexcept { return acts_.losses.view(); }
 
  private:
+  Scalar train_forward(Tokens tokens, Tokens targets, const Subnetwork* subnet, Scalar loss_scale) {
+    check_targets(tokens, targets, "Gpt2::forward");
+    require<value_error>(std::isfinite(loss_scale), "Gpt2::forward: loss_scale must be finite, got ",
+                         loss_scale);
+    if (subnet) check_subnetwork(*subnet);
+    run_trunk(tokens, subnet);
+    const Index n = acts_.batch * acts_.seq;
+    auto logits = acts_.logits.view().matrix(n);
+    const double loss = softmax_cross_entropy<Scalar>(*ctx_, acts_.losses, logits, logits, targets,
+                                                      loss_scale / Scalar(n));
+    check_loss(loss);
+    state_ = State::gradients_ready;
+    return static_cast<Scalar>(loss);
+  }
+
   enum class State { none, logits_ready, gradients_ready, gradients_used };
 
   /// Checks targets (B, T) against tokens before any work, so a bad call leaves the model as it

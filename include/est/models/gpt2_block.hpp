@@ -53,6 +53,8 @@ class SliceWorkspace {
     std::fill_n(buffer.data(), rows * cols, T(0));
     return view;
   }
+  // Flat buffers, viewed as: weight_in (C, k) packed QKV or W_fc columns; bias_in (1, k) their
+  // bias entries; weight_out (k, C) packed W_O or W_proj rows; grad_* the same shapes.
   Tensor<T> weight_in_, bias_in_, weight_out_;
   Tensor<T> grad_weight_in_, grad_bias_in_, grad_weight_out_;
 };

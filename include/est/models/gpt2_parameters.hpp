@@ -105,34 +105,41 @@ inline void mark_active_parameters(const Gpt2Config& config, const Subnetwork& s
   require<value_error>(subnet.shape() == subnetwork_shape(config),
                        "mark_active_parameters: the subnetwork's shape does not match the "
                        "configuration's (layers, heads, mlp_hidden)");
-  std::fill_n(mask.data(), mask.numel(), std::uint8_t{0});
+  subnet.validate("mark_active_parameters");  // indices are used as offsets below
   const auto t = layout_gpt2<std::uint8_t>(config, mask.data(), nullptr);
-  auto set = [](TensorView<std::uint8_t> v) { std::fill_n(v.data(), v.numel(), std::uint8_t{1}); };
-  set(t.wte);
-  set(t.wpe);
-  set(t.ln_f_weight);
-  set(t.ln_f_bias);
+  auto set = [](TensorView<std::uint8_t> v, std::uint8_t value) {
+    std::fill_n(v.data(), v.numel(), value);
+  };
+  set(t.wte, 1);
+  set(t.wpe, 1);
+  set(t.ln_f_weight, 1);
+  set(t.ln_f_bias, 1);
   const Index C = config.width, d = config.head_dim(), M = config.mlp_hidden;
   for (int l = 0; l < config.layers; ++l) {
-    if (!subnet.is_active(l)) continue;
     const auto& layer = t.layers[static_cast<std::size_t>(l)];
+    const std::uint8_t on = subnet.is_active(l) ? 1 : 0;
     for (auto v : {layer.ln_1_weight, layer.ln_1_bias, layer.ln_2_weight, layer.ln_2_bias,
                    layer.attn_proj_bias, layer.fc_proj_bias}) {
-      set(v);
+      set(v, on);
+    }
+    for (auto v : {layer.attn_weight, layer.attn_bias, layer.attn_proj_weight, layer.fc_weight,
+                   layer.fc_bias, layer.fc_proj_weight}) {
+      set(v, 0);
+    }
+    if (!on) continue;
+    // Row by row, so the (C, 3C) and (C, M) matrices are written in memory order.
+    for (Index r = -1; r < C; ++r) {  // r = -1: the bias row
+      std::uint8_t* qkv = r < 0 ? layer.attn_bias.data() : layer.attn_weight.data() + r * 3 * C;
+      std::uint8_t* fc = r < 0 ? layer.fc_bias.data() : layer.fc_weight.data() + r * M;
+      for (Index part = 0; part < 3; ++part) {
+        for (int h : subnet.heads(l)) std::fill_n(qkv + part * C + h * d, d, std::uint8_t{1});
+      }
+      for (int n : subnet.neurons(l)) fc[n] = 1;
     }
     for (int h : subnet.heads(l)) {
-      for (Index part = 0; part < 3; ++part) {
-        const Index col = part * C + h * d;
-        std::fill_n(layer.attn_bias.data() + col, d, std::uint8_t{1});
-        for (Index r = 0; r < C; ++r) {
-          std::fill_n(layer.attn_weight.data() + r * 3 * C + col, d, std::uint8_t{1});
-        }
-      }
       std::fill_n(layer.attn_proj_weight.data() + h * d * C, d * C, std::uint8_t{1});
     }
     for (int n : subnet.neurons(l)) {
-      layer.fc_bias[n] = 1;
-      for (Index r = 0; r < C; ++r) layer.fc_weight[r * M + n] = 1;
       std::fill_n(layer.fc_proj_weight.data() + Index(n) * C, C, std::uint8_t{1});
     }
   }

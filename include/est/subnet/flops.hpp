@@ -38,6 +38,7 @@ struct StepFlops {
                        subnet.shape().heads, ", ", subnet.shape().neurons,
                        ") is not the configuration's (", config.layers, ", ", config.heads, ", ",
                        config.mlp_hidden, ")");
+  subnet.validate("gpt2_step_flops");
   const std::int64_t N = batch * seq, C = config.width, d = config.head_dim(), V = config.vocab;
   std::int64_t forward = 2 * N * C * V;  // LM head
   for (int l = 0; l < config.layers; ++l) {

@@ -53,8 +53,11 @@ class SubnetworkSchedule {
     try {
       s = sampling_.sample(shape_, r, step);
     } catch (const value_error& e) {
-      throw value_error(std::string(sampling_.name()) + " at step " + std::to_string(step) +
-                        ": " + e.what());
+      // Name the policy and the step once, whether or not the policy named itself.
+      std::string what = e.what();
+      const std::string name(sampling_.name());
+      if (what.starts_with(name + ": ")) what.erase(0, name.size() + 2);
+      throw value_error(name + " at step " + std::to_string(step) + ": " + what);
     }
     const std::string source = std::string(sampling_.name()) + " at step " + std::to_string(step);
     require<value_error>(s.shape() == shape_, source, ": returned a subnetwork of shape (",

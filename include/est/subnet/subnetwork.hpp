@@ -95,14 +95,10 @@ class Subnetwork {
   }
 
   [[nodiscard]] const SubnetworkShape& shape() const noexcept { return shape_; }
-  [[nodiscard]] bool is_active(int layer) const { return active_.at(static_cast<std::size_t>(layer)); }
+  [[nodiscard]] bool is_active(int layer) const { return active_[index(layer)]; }
   /// Active heads / neurons of `layer`, sorted ascending (empty for a skipped layer).
-  [[nodiscard]] std::span<const int> heads(int layer) const {
-    return heads_.at(static_cast<std::size_t>(layer));
-  }
-  [[nodiscard]] std::span<const int> neurons(int layer) const {
-    return neurons_.at(static_cast<std::size_t>(layer));
-  }
+  [[nodiscard]] std::span<const int> heads(int layer) const { return heads_[index(layer)]; }
+  [[nodiscard]] std::span<const int> neurons(int layer) const { return neurons_[index(layer)]; }
   /// Active layer indices, ascending.
   [[nodiscard]] std::vector<int> active_layers() const {
     std::vector<int> out;
@@ -171,6 +167,12 @@ class Subnetwork {
   friend bool operator==(const Subnetwork&, const Subnetwork&) = default;
 
  private:
+  [[nodiscard]] std::size_t index(int layer) const {
+    require<value_error>(layer >= 0 && layer < shape_.layers, "Subnetwork: layer ", layer,
+                         " is outside [0, ", shape_.layers, ")");
+    return static_cast<std::size_t>(layer);
+  }
+
   static void check_set(std::string_view source, int layer, const char* what,
                         std::span<const int> set, int total) {
     require<value_error>(!set.empty(), source, ": layer ", layer, " is active with no ", what,

@@ -163,6 +163,10 @@ class AdamW {
   void set_steps_taken(long long steps) {
     require<value_error>(steps >= 0 && steps < std::numeric_limits<std::int32_t>::max(),
                          "AdamW::set_steps_taken: steps must be in [0, 2^31 - 1), got ", steps);
+    const std::int32_t* largest = std::max_element(counts_.data(), counts_.data() + counts_.numel());
+    require<value_error>(counts_.numel() == 0 || *largest <= steps,
+                         "AdamW::set_steps_taken: ", steps, " is below the per-element count ",
+                         counts_.numel() ? *largest : 0, " already restored");
     t_ = steps;
   }
 
