@@ -1,0 +1,593 @@
+#pragma once
+// est::Gpt2Tokenizer: OpenAI GPT-2's byte-level BPE tokenizer, read from the released
+// encoder.json (token -> id) and vocab.bpe (merges by rank). Its output equals OpenAI's
+// encoder.py, which works in three stages:
+//   1. pre-tokenization: the text is cut into pieces by the pattern
+//        's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+//      (Python `regex` semantics: alternatives tried in order at each position, \s is the
+//      White_Space property). std::regex has no \p{L}, so the pattern is implemented here as a
+//      scanner over UTF-8 code points, with the classes from est/data/unicode_tables.hpp;
+//   2. each piece's bytes become one symbol per byte. The files spell tokens not in bytes but in
+//      GPT-2's byte alphabet (printable Latin-1 bytes stand for themselves, the other 68 bytes
+//      for U+0100.. in order), which gpt2_byte_alphabet reproduces to read them;
+//   3. BPE: while some adjacent pair of symbols is a merge, every occurrence of the pair with
+//      the lowest rank is merged, left to right.
+//
+// Two choices where encoder.py (which takes a Python str) says nothing:
+//   - invalid UTF-8: a byte that does not start a well-formed UTF-8 sequence (stray continuation
+//     bytes, overlong forms, surrogates, code points past U+10FFFF, truncated sequences) is a
+//     unit of its own that is neither letter, number nor space, so it joins the punctuation
+//     class [^\s\p{L}\p{N}]. Tokens are byte strings, so decode(encode(s)) == s for any bytes.
+//   - special tokens: "<|endoftext|>" in the text is ordinary text (encoded as "<", "|", ...);
+//     the end-of-text token is inserted by id (eot_token()), never parsed.
+//
+// The tokenizer is immutable once loaded: its const members may be called from any number of
+// threads. Repeated pieces are encoded once per Gpt2Tokenizer::Cache, which the caller owns (one
+// per thread); encode(text) without one uses a cache that lives for that call.
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <span>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "est/core/error.hpp"
+#include "est/data/unicode_tables.hpp"
+
+namespace est {
+
+/// Whether GPT-2's byte alphabet spells byte `b` as the Latin-1 character of the same value:
+/// the printable bytes '!'..'~', U+00A1..U+00AC and U+00AE..U+00FF.
+constexpr bool gpt2_byte_is_printable(unsigned b) {
+  return (b >= 0x21 && b <= 0x7E) || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+}
+
+/// GPT-2's byte alphabet (encoder.py's bytes_to_unicode): the code point that stands for each
+/// byte in encoder.json and vocab.bpe. Printable bytes stand for themselves; the other 68 bytes,
+/// in increasing order, for U+0100, U+0101, ... (so ' ' is U+0120 'Ġ' and '\n' is U+010A 'Ċ').
+inline constexpr std::array<char32_t, 256> gpt2_byte_alphabet = [] {
+  std::array<char32_t, 256> alphabet{};
+  char32_t next = 256;
+  for (unsigned b = 0; b < 256; ++b) alphabet[b] = gpt2_byte_is_printable(b) ? b : next++;
+  return alphabet;
+}();
+
+namespace detail {
+
+/// Length (1 to 4) of the well-formed UTF-8 sequence that starts at `text[pos]`, with its code
+/// point in `cp`; 0 when the bytes there are not well-formed UTF-8 (Unicode's table 3-7).
+constexpr int decode_utf8(std::string_view text, std::size_t pos, char32_t& cp) {
+  const std::size_t left = text.size() - pos;
+  const auto byte = [&](std::size_t k) -> unsigned {
+    return static_cast<unsigned char>(text[pos + k]);
+  };
+  const auto continuation = [&](std::size_t k, unsigned lo = 0x80, unsigned hi = 0xBF) {
+    return k < left && byte(k) >= lo && byte(k) <= hi;
+  };
+  const unsigned b0 = byte(0);
+  if (b0 < 0x80) {
+    cp = b0;
+    return 1;
+  }
+  if (b0 >= 0xC2 && b0 <= 0xDF) {
+    if (!continuation(1)) return 0;
+    cp = (b0 & 0x1F) << 6 | (byte(1) & 0x3F);
+    return 2;
+  }
+  if (b0 >= 0xE0 && b0 <= 0xEF) {
+    // E0 must not be overlong (A0..BF next); ED must not encode a surrogate (80..9F next).
+    if (!continuation(1, b0 == 0xE0 ? 0xA0 : 0x80, b0 == 0xED ? 0x9F : 0xBF) || !continuation(2)) {
+      return 0;
+    }
+    cp = (b0 & 0x0F) << 12 | (byte(1) & 0x3F) << 6 | (byte(2) & 0x3F);
+    return 3;
+  }
+  if (b0 >= 0xF0 && b0 <= 0xF4) {
+    // F0 must not be overlong (90..BF next); F4 must stay within U+10FFFF (80..8F next).
+    if (!continuation(1, b0 == 0xF0 ? 0x90 : 0x80, b0 == 0xF4 ? 0x8F : 0xBF) ||
+        !continuation(2) || !continuation(3)) {
+      return 0;
+    }
+    cp = (b0 & 0x07) << 18 | (byte(1) & 0x3F) << 12 | (byte(2) & 0x3F) << 6 | (byte(3) & 0x3F);
+    return 4;
+  }
+  return 0;
+}
+
+/// UTF-8 encoding of code point `cp` (at most U+10FFFF), appended to `out`.
+inline void append_utf8(std::string& out, char32_t cp) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xC0 | cp >> 6);
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xE0 | cp >> 12);
+    out += static_cast<char>(0x80 | (cp >> 6 & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | cp >> 18);
+    out += static_cast<char>(0x80 | (cp >> 12 & 0x3F));
+    out += static_cast<char>(0x80 | (cp >> 6 & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+}
+
+/// The classes GPT-2's pattern tells apart; `other` is [^\s\p{L}\p{N}].
+enum class Gpt2CharClass : std::uint8_t { letter, number, space, other };
+
+constexpr Gpt2CharClass gpt2_class_of(char32_t cp) {
+  if (unicode::is_letter(cp)) return Gpt2CharClass::letter;
+  if (unicode::is_number(cp)) return Gpt2CharClass::number;
+  if (unicode::is_space(cp)) return Gpt2CharClass::space;
+  return Gpt2CharClass::other;
+}
+
+/// Classes of the ASCII code points, so that ASCII text needs no table search.
+inline constexpr std::array<Gpt2CharClass, 128> gpt2_ascii_classes = [] {
+  std::array<Gpt2CharClass, 128> classes{};
+  for (char32_t c = 0; c < 128; ++c) classes[c] = gpt2_class_of(c);
+  return classes;
+}();
+
+/// One unit of the scan: a well-formed code point, or a single invalid byte (class `other`).
+struct Gpt2Unit {
+  std::size_t size;
+  Gpt2CharClass cls;
+};
+
+inline Gpt2Unit gpt2_unit_at(std::string_view text, std::size_t pos) {
+  const auto b0 = static_cast<unsigned char>(text[pos]);
+  if (b0 < 0x80) return {1, gpt2_ascii_classes[b0]};
+  char32_t cp = 0;
+  const int size = decode_utf8(text, pos, cp);
+  if (size == 0) return {1, Gpt2CharClass::other};
+  return {static_cast<std::size_t>(size), gpt2_class_of(cp)};
+}
+
+/// End of the pre-token that starts at `text[pos]` (pos < text.size()): the pattern's first
+/// matching alternative at pos, as the `regex` module would find it.
+inline std::size_t gpt2_pretoken_end(std::string_view text, std::size_t pos) {
+  const std::size_t n = text.size();
+  // 's|'t|'re|'ve|'m|'ll|'d (ASCII apostrophe, lower case only).
+  if (text[pos] == '\'' && pos + 1 < n) {
+    const char c = text[pos + 1];
+    if (c == 's' || c == 't' || c == 'm' || c == 'd') return pos + 2;
+    if (pos + 2 < n) {
+      const char d = text[pos + 2];
+      if ((c == 'r' && d == 'e') || (c == 'v' && d == 'e') || (c == 'l' && d == 'l')) {
+        return pos + 3;
+      }
+    }
+  }
+  // ` ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+`: an optional U+0020, then a run of one class.
+  const std::size_t start = text[pos] == ' ' && pos + 1 < n ? pos + 1 : pos;
+  const Gpt2Unit first = gpt2_unit_at(text, start);
+  if (first.cls != Gpt2CharClass::space) {
+    std::size_t end = start + first.size;
+    while (end < n) {
+      const Gpt2Unit unit = gpt2_unit_at(text, end);
+      if (unit.cls != first.cls) break;
+      end += unit.size;
+    }
+    return end;
+  }
+  // `\s+(?!\S)|\s+`: a run of white space. When a non-space follows the run, backtracking
+  // leaves the run's last unit out (it will prefix the next word, as " word"), unless the run
+  // is that one unit.
+  std::size_t end = pos, last = pos;
+  while (end < n) {
+    const Gpt2Unit unit = gpt2_unit_at(text, end);
+    if (unit.cls != Gpt2CharClass::space) break;
+    last = end;
+    end += unit.size;
+  }
+  return end == n || last == pos ? end : last;
+}
+
+}  // namespace detail
+
+/// Calls `visit(piece)` for each of GPT-2's pre-tokens of `text`, in order; the pieces are
+/// views into `text` and together cover it exactly.
+template <class Visit>
+void for_each_gpt2_pretoken(std::string_view text, Visit&& visit) {
+  for (std::size_t pos = 0; pos < text.size();) {
+    const std::size_t end = detail::gpt2_pretoken_end(text, pos);
+    visit(text.substr(pos, end - pos));
+    pos = end;
+  }
+}
+
+/// GPT-2's pre-tokens of `text` (views into it).
+inline std::vector<std::string_view> gpt2_pretokenize(std::string_view text) {
+  std::vector<std::string_view> pieces;
+  for_each_gpt2_pretoken(text, [&](std::string_view piece) { pieces.push_back(piece); });
+  return pieces;
+}
+
+/// GPT-2's byte-level BPE tokenizer. Load it from OpenAI's files with load().
+class Gpt2Tokenizer {
+ public:
+  /// Remembers the BPE of pre-tokens already seen. Owned by the caller, one per thread; it may
+  /// be shared by copies of one tokenizer and is emptied when used with a tokenizer loaded
+  /// from other files. Memory is bounded: pieces longer than max_piece_bytes are not kept, and
+  /// the cache is emptied when it reaches max_entries pieces, so it holds at most max_entries
+  /// pieces of up to 64 bytes with their ids (about 13 MB at the default in the worst case;
+  /// all of tinyshakespeare fills 15,030 entries, about 1.5 MB).
+  class Cache {
+   public:
+    static constexpr std::size_t max_piece_bytes = 64;
+
+    explicit Cache(std::size_t max_entries = std::size_t{1} << 15) : max_entries_(max_entries) {}
+
+    /// Number of pieces remembered.
+    std::size_t size() const { return pieces_.size(); }
+
+    void clear() {
+      pieces_.clear();
+      ids_.clear();
+    }
+
+   private:
+    friend class Gpt2Tokenizer;
+
+    struct Hash {
+      using is_transparent = void;
+      std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+    };
+    struct Slice {
+      std::uint32_t offset, size;  // into ids_
+    };
+    /// A symbol of the word being merged, in a doubly linked list over the word's bytes.
+    struct Symbol {
+      std::int32_t id;          // token id; -1 once merged into the symbol on its left
+      std::int32_t prev, next;  // neighbours' indices, -1 at the ends
+    };
+    /// A mergeable adjacent pair, valid while both symbols still have the recorded ids.
+    struct Candidate {
+      std::int32_t rank, left, left_id, right_id, result;
+    };
+
+    std::size_t max_entries_;
+    std::uint64_t owner_ = 0;  // fingerprint of the tokenizer whose merges fill the cache
+    std::unordered_map<std::string, Slice, Hash, std::equal_to<>> pieces_;
+    std::vector<std::int32_t> ids_;
+    // Work space of one BPE run, kept to avoid allocating per piece.
+    std::vector<Symbol> symbols_;
+    std::vector<Candidate> heap_, deferred_;
+  };
+
+  /// Reads OpenAI's `encoder_json` (a JSON object from token, spelled in GPT-2's byte alphabet,
+  /// to id) and `vocab_bpe` (an optional "#version" line, then one merge "left right" per line,
+  /// highest priority first). Throws io_error naming the file and the problem when a file is
+  /// missing or unreadable, the JSON is invalid, an id is not an integer, ids repeat or are not
+  /// dense in [0, N), a token uses a character outside the byte alphabet, a byte or
+  /// "<|endoftext|>" has no token, or a merge line is not two tokens of the encoder separated by
+  /// one space whose concatenation is also a token, or repeats an earlier merge.
+  static Gpt2Tokenizer load(const std::filesystem::path& encoder_json,
+                            const std::filesystem::path& vocab_bpe);
+
+  /// Number of token ids, N: ids are [0, N). 50257 for GPT-2.
+  std::int32_t vocab_size() const { return static_cast<std::int32_t>(offsets_.size() - 1); }
+
+  /// Id of "<|endoftext|>" (50256 for GPT-2), to be inserted between documents by id.
+  std::int32_t eot_token() const { return eot_; }
+
+  /// Number of merges read from vocab.bpe (50000 for GPT-2).
+  std::int32_t merge_count() const { return static_cast<std::int32_t>(merges_.size()); }
+
+  /// The bytes token `id` stands for. Throws value_error for ids outside [0, vocab_size()).
+  std::string_view token_bytes(std::int32_t id) const {
+    require<value_error>(id >= 0 && id < vocab_size(), "Gpt2Tokenizer::token_bytes: id ", id,
+                         " is outside [0, ", vocab_size(), ")");
+    return bytes_of(id);
+  }
+
+  /// GPT-2's token ids for `text` (any bytes; see the top of this header for invalid UTF-8 and
+  /// special tokens). Uses, and fills, the caller's `cache`.
+  std::vector<std::int32_t> encode(std::string_view text, Cache& cache) const {
+    if (cache.owner_ != fingerprint_) {
+      cache.clear();
+      cache.owner_ = fingerprint_;
+    }
+    std::vector<std::int32_t> ids;
+    ids.reserve(text.size() / 3 + 1);
+    for_each_gpt2_pretoken(text, [&](std::string_view piece) { encode_piece(piece, cache, ids); });
+    return ids;
+  }
+
+  /// GPT-2's token ids for `text`, with a cache that lives for this call. To encode many short
+  /// texts, keep a Cache and pass it instead.
+  std::vector<std::int32_t> encode(std::string_view text) const {
+    Cache cache;
+    return encode(text, cache);
+  }
+
+  /// The exact bytes `ids` stand for. Throws value_error naming the first id outside
+  /// [0, vocab_size()) and its position.
+  std::string decode(std::span<const std::int32_t> ids) const {
+    std::size_t size = 0;
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      require<value_error>(ids[i] >= 0 && ids[i] < vocab_size(), "Gpt2Tokenizer::decode: id ",
+                           ids[i], " at position ", i, " is outside [0, ", vocab_size(), ")");
+      size += bytes_of(ids[i]).size();
+    }
+    std::string text;
+    text.reserve(size);
+    for (const std::int32_t id : ids) text += bytes_of(id);
+    return text;
+  }
+
+ private:
+  struct Merge {
+    std::int32_t rank, result;
+  };
+
+  static std::uint64_t pair_key(std::int32_t left, std::int32_t right) {
+    return std::uint64_t(std::uint32_t(left)) << 32 | std::uint32_t(right);
+  }
+
+  std::string_view bytes_of(std::int32_t id) const {
+    return std::string_view(bytes_).substr(offsets_[id], offsets_[id + 1] - offsets_[id]);
+  }
+
+  void encode_piece(std::string_view piece, Cache& cache, std::vector<std::int32_t>& out) const;
+
+  std::string bytes_;                                // every token's bytes, in id order
+  std::vector<std::uint32_t> offsets_;               // id's bytes: [offsets_[id], offsets_[id+1])
+  std::array<std::int32_t, 256> byte_ids_{};         // token of each single byte
+  std::unordered_map<std::uint64_t, Merge> merges_;  // pair_key(left, right) -> merge
+  std::int32_t eot_ = 0;
+  std::uint64_t fingerprint_ = 0;  // hash of both files' contents, never 0 once loaded
+};
+
+inline void Gpt2Tokenizer::encode_piece(std::string_view piece, Cache& cache,
+                                        std::vector<std::int32_t>& out) const {
+  if (piece.size() == 1) {
+    out.push_back(byte_ids_[static_cast<unsigned char>(piece[0])]);
+    return;
+  }
+  const bool cacheable = piece.size() <= Cache::max_piece_bytes;
+  if (cacheable) {
+    if (const auto hit = cache.pieces_.find(piece); hit != cache.pieces_.end()) {
+      const auto first = cache.ids_.begin() + hit->second.offset;
+      out.insert(out.end(), first, first + hit->second.size);
+      return;
+    }
+  }
+
+  // BPE with a heap of candidate pairs ordered by (rank, position): O(n log n) in the piece's
+  // length, where encoder.py's rescans are O(n^2). The heap pops a rank's occurrences left to
+  // right, which is encoder.py's merge-all-occurrences pass. A pair formed during that pass is
+  // only considered after it, as in encoder.py: one ranked below the pass is held in
+  // `deferred` until the pass ends (files where merges only build on earlier merges, such as
+  // GPT-2's, never form one).
+  require<value_error>(piece.size() < std::size_t(std::numeric_limits<std::int32_t>::max()),
+                       "Gpt2Tokenizer::encode: a pre-token of ", piece.size(),
+                       " bytes is longer than the 2^31 - 2 bytes BPE supports");
+  const auto n = static_cast<std::int32_t>(piece.size());
+  auto& symbols = cache.symbols_;
+  auto& heap = cache.heap_;
+  auto& deferred = cache.deferred_;
+  symbols.resize(piece.size());
+  heap.clear();
+  deferred.clear();
+  for (std::int32_t i = 0; i < n; ++i) {
+    symbols[i] = {byte_ids_[static_cast<unsigned char>(piece[i])], i - 1, i + 1 < n ? i + 1 : -1};
+  }
+  const auto later = [](const Cache::Candidate& a, const Cache::Candidate& b) {
+    return a.rank != b.rank ? a.rank > b.rank : a.left > b.left;
+  };
+  std::int32_t pass_rank = -1;
+  const auto consider = [&](std::int32_t left) {
+    const std::int32_t left_id = symbols[left].id, right_id = symbols[symbols[left].next].id;
+    const auto merge = merges_.find(pair_key(left_id, right_id));
+    if (merge == merges_.end()) return;
+    const Cache::Candidate candidate{merge->second.rank, left, left_id, right_id,
+                                     merge->second.result};
+    if (candidate.rank < pass_rank) {
+      deferred.push_back(candidate);
+    } else {
+      heap.push_back(candidate);
+      std::push_heap(heap.begin(), heap.end(), later);
+    }
+  };
+  for (std::int32_t i = 0; i + 1 < n; ++i) consider(i);
+  while (true) {
+    if (heap.empty() || (heap.front().rank != pass_rank && !deferred.empty())) {
+      if (deferred.empty()) break;
+      for (const auto& candidate : deferred) {
+        heap.push_back(candidate);
+        std::push_heap(heap.begin(), heap.end(), later);
+      }
+      deferred.clear();
+      continue;
+    }
+    std::pop_heap(heap.begin(), heap.end(), later);
+    const Cache::Candidate top = heap.back();
+    heap.pop_back();
+    Cache::Symbol& left = symbols[top.left];
+    if (left.id != top.left_id || left.next < 0 || symbols[left.next].id != top.right_id) {
+      continue;  // stale: one of the two symbols has been merged since
+    }
+    pass_rank = top.rank;
+    Cache::Symbol& right = symbols[left.next];
+    left.id = top.result;
+    left.next = right.next;
+    if (right.next >= 0) symbols[right.next].prev = top.left;
+    right.id = -1;
+    if (left.prev >= 0) consider(left.prev);
+    if (left.next >= 0) consider(top.left);
+  }
+
+  const std::size_t first = out.size();
+  for (std::int32_t i = 0; i >= 0; i = symbols[i].next) out.push_back(symbols[i].id);
+  if (cacheable) {
+    if (cache.pieces_.size() >= cache.max_entries_) cache.clear();
+    const auto count = static_cast<std::uint32_t>(out.size() - first);
+    cache.pieces_.emplace(std::string(piece),
+                          Cache::Slice{static_cast<std::uint32_t>(cache.ids_.size()), count});
+    cache.ids_.insert(cache.ids_.end(), out.begin() + std::ptrdiff_t(first), out.end());
+  }
+}
+
+namespace detail {
+
+/// The whole content of `path`; `what` names the file's role in errors.
+inline std::string read_tokenizer_file(const std::filesystem::path& path, std::string_view what) {
+  std::error_code ec;
+  require<io_error>(std::filesystem::exists(path, ec), "Gpt2Tokenizer::load: the ", what,
+                    " file ", path, " does not exist");
+  require<io_error>(!std::filesystem::is_directory(path, ec), "Gpt2Tokenizer::load: the ", what,
+                    " file ", path, " is a directory, expected a file");
+  std::ifstream in(path, std::ios::binary);
+  require<io_error>(in.is_open(), "Gpt2Tokenizer::load: cannot open the ", what, " file ", path,
+                    " for reading");
+  std::ostringstream content;
+  content << in.rdbuf();
+  require<io_error>(!in.bad(), "Gpt2Tokenizer::load: reading the ", what, " file ", path,
+                    " failed");
+  return std::move(content).str();
+}
+
+/// FNV-1a over `text`, continuing from `hash`.
+inline std::uint64_t fnv1a(std::string_view text, std::uint64_t hash = 0xcbf29ce484222325ull) {
+  for (const char c : text) hash = (hash ^ static_cast<unsigned char>(c)) * 0x100000001b3ull;
+  return hash;
+}
+
+}  // namespace detail
+
+inline Gpt2Tokenizer Gpt2Tokenizer::load(const std::filesystem::path& encoder_json,
+                                         const std::filesystem::path& vocab_bpe) {
+  const std::string encoder_text = detail::read_tokenizer_file(encoder_json, "encoder");
+  const std::string merges_text = detail::read_tokenizer_file(vocab_bpe, "merges");
+
+  // encoder.json: token (in the byte alphabet) -> id, ids dense in [0, N).
+  nlohmann::json encoder;
+  try {
+    encoder = nlohmann::json::parse(encoder_text);
+  } catch (const nlohmann::json::exception& e) {
+    fail<io_error>("Gpt2Tokenizer::load: the encoder file ", encoder_json,
+                   " is not valid JSON: ", e.what());
+  }
+  require<io_error>(encoder.is_object(), "Gpt2Tokenizer::load: the encoder file ", encoder_json,
+                    " holds a JSON ", encoder.type_name(), ", expected an object {token: id}");
+  const std::size_t max_tokens = std::numeric_limits<std::int32_t>::max() - 1;
+  require<io_error>(!encoder.empty() && encoder.size() <= max_tokens,
+                    "Gpt2Tokenizer::load: the encoder file ", encoder_json, " has ",
+                    encoder.size(), " tokens, expected 1 to ", max_tokens);
+  const auto count = static_cast<std::int64_t>(encoder.size());
+  std::array<int, 324> byte_of_code_point;  // inverse of gpt2_byte_alphabet, -1 elsewhere
+  byte_of_code_point.fill(-1);
+  for (unsigned b = 0; b < 256; ++b) byte_of_code_point[gpt2_byte_alphabet[b]] = int(b);
+
+  std::vector<std::string> token_of_id(static_cast<std::size_t>(count));
+  std::vector<bool> seen(static_cast<std::size_t>(count), false);
+  std::unordered_map<std::string, std::int32_t> id_of_token;
+  id_of_token.reserve(encoder.size());
+  for (const auto& [token, value] : encoder.items()) {
+    require<io_error>(value.is_number_integer(), "Gpt2Tokenizer::load: in ", encoder_json,
+                      ", token \"", token, "\" has id ", value.dump(), ", expected an integer");
+    const bool in_range = value.is_number_unsigned()
+                              ? value.get<std::uint64_t>() < std::uint64_t(count)
+                              : value.get<std::int64_t>() >= 0 && value.get<std::int64_t>() < count;
+    require<io_error>(in_range, "Gpt2Tokenizer::load: in ", encoder_json, ", token \"", token,
+                      "\" has id ", value.dump(), ", expected an id in [0, ", count,
+                      ") (ids must be dense: the file has ", count, " tokens)");
+    const auto id = static_cast<std::size_t>(value.get<std::int64_t>());
+    require<io_error>(!seen[id], "Gpt2Tokenizer::load: in ", encoder_json, ", id ", id,
+                      " is given to both \"", token_of_id[id], "\" and \"", token, "\"");
+    seen[id] = true;
+    token_of_id[id] = token;
+    id_of_token.emplace(token, static_cast<std::int32_t>(id));
+  }
+
+  Gpt2Tokenizer tokenizer;
+  tokenizer.offsets_.reserve(token_of_id.size() + 1);
+  tokenizer.offsets_.push_back(0);
+  for (std::size_t id = 0; id < token_of_id.size(); ++id) {
+    const std::string& token = token_of_id[id];
+    for (std::size_t pos = 0; pos < token.size();) {
+      char32_t cp = 0;
+      const int size = detail::decode_utf8(token, pos, cp);  // the JSON parser checked UTF-8
+      const int byte = size > 0 && cp < byte_of_code_point.size() ? byte_of_code_point[cp] : -1;
+      require<io_error>(byte >= 0, "Gpt2Tokenizer::load: in ", encoder_json, ", token \"", token,
+                        "\" (id ", id, ") has a character outside GPT-2's byte alphabet at byte ",
+                        pos);
+      tokenizer.bytes_ += static_cast<char>(byte);
+      pos += std::size_t(size);
+    }
+    require<io_error>(tokenizer.bytes_.size() < std::numeric_limits<std::uint32_t>::max(),
+                      "Gpt2Tokenizer::load: the tokens of ", encoder_json, " exceed 4 GiB");
+    tokenizer.offsets_.push_back(static_cast<std::uint32_t>(tokenizer.bytes_.size()));
+  }
+  for (unsigned b = 0; b < 256; ++b) {
+    std::string symbol;
+    detail::append_utf8(symbol, gpt2_byte_alphabet[b]);
+    const auto it = id_of_token.find(symbol);
+    require<io_error>(it != id_of_token.end(), "Gpt2Tokenizer::load: ", encoder_json,
+                      " has no token for byte ", b, " (\"", symbol,
+                      "\"); a byte-level BPE needs all 256");
+    tokenizer.byte_ids_[b] = it->second;
+  }
+  const auto eot = id_of_token.find("<|endoftext|>");
+  require<io_error>(eot != id_of_token.end(), "Gpt2Tokenizer::load: ", encoder_json,
+                    " has no \"<|endoftext|>\" token");
+  tokenizer.eot_ = eot->second;
+
+  // vocab.bpe: "#version: ..." then "left right" per line; the rank is the merge's index.
+  std::string_view rest = merges_text;
+  std::size_t line_number = 0, first_merge_line = 1;
+  while (!rest.empty()) {
+    const std::size_t newline = rest.find('\n');
+    std::string_view line = rest.substr(0, newline);
+    rest = newline == std::string_view::npos ? std::string_view{} : rest.substr(newline + 1);
+    ++line_number;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line_number == 1 && line.starts_with("#version")) {
+      first_merge_line = 2;
+      continue;
+    }
+    const std::size_t space = line.find(' ');
+    require<io_error>(space != std::string_view::npos && space > 0 && space + 1 < line.size() &&
+                          line.find(' ', space + 1) == std::string_view::npos,
+                      "Gpt2Tokenizer::load: line ", line_number, " of the merges file ", vocab_bpe,
+                      " is \"", line, "\", expected two tokens separated by one space");
+    const std::string left(line.substr(0, space)), right(line.substr(space + 1));
+    std::int32_t ids[3];
+    const std::string* parts[3] = {&left, &right, nullptr};
+    const std::string merged = left + right;
+    parts[2] = &merged;
+    for (int k = 0; k < 3; ++k) {
+      const auto it = id_of_token.find(*parts[k]);
+      require<io_error>(it != id_of_token.end(), "Gpt2Tokenizer::load: line ", line_number,
+                        " of the merges file ", vocab_bpe, " merges \"", left, "\" and \"", right,
+                        "\", but ", k < 2 ? "the token \"" : "their concatenation \"", *parts[k],
+                        "\" is not in the encoder ", encoder_json);
+      ids[k] = it->second;
+    }
+    const auto rank = static_cast<std::int32_t>(tokenizer.merges_.size());
+    const auto [previous, inserted] =
+        tokenizer.merges_.emplace(pair_key(ids[0], ids[1]), Merge{rank, ids[2]});
+    require<io_error>(inserted, "Gpt2Tokenizer::load: line ", line_number, " of the merges file ",
+                      vocab_bpe, " repeats the merge \"", line, "\" of line ",
+                      first_merge_line + std::size_t(previous->second.rank));
+  }
+  tokenizer.fingerprint_ = detail::fnv1a(merges_text, detail::fnv1a(encoder_text)) | 1;
+  return tokenizer;
+}
+
+}  // namespace est
