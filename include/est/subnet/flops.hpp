@@ -76,7 +76,24 @@ class FlopsMeter {
     ++steps_;
   }
 
+  /// The meter of a checkpoint: its totals and last step, as the accessors below report them.
+  [[nodiscard]] static FlopsMeter restore(std::int64_t steps, double total, double total_full,
+                                          StepFlops last, StepFlops last_full) {
+    require<value_error>(steps >= 0 && total >= 0 && total <= total_full,
+                         "FlopsMeter::restore: inconsistent totals (steps ", steps, ", total ",
+                         total, ", full ", total_full, ")");
+    FlopsMeter m;
+    m.steps_ = steps;
+    m.total_ = total;
+    m.total_full_ = total_full;
+    m.last_ = last;
+    m.last_full_ = last_full;
+    return m;
+  }
+
   [[nodiscard]] std::int64_t steps() const noexcept { return steps_; }
+  [[nodiscard]] const StepFlops& last() const noexcept { return last_; }
+  [[nodiscard]] const StepFlops& last_full() const noexcept { return last_full_; }
   /// Cumulative FLOPs spent, and what the full model would have spent.
   [[nodiscard]] double total() const noexcept { return total_; }
   [[nodiscard]] double total_full() const noexcept { return total_full_; }

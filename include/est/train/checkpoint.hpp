@@ -1,0 +1,256 @@
+#pragma once
+// Checkpoints of a training run: a directory per checkpoint, `step-00000100/`, holding
+//   model.safetensors      the weights under Hugging Face GPT-2 names (loads into transformers'
+//                          GPT2Model unchanged; the tied LM head is omitted)
+//   optimizer.safetensors  AdamW's moments "m" and "v" (F32/F64, laid out like the parameter
+//                          arena) and, in frozen mode, its per-element step counts
+//   state.json             the step, the optimizer's step count, the counters, the FLOPs meter,
+//                          the model configuration and the caller's full run configuration
+//
+// Writing is atomic: the files go to a hidden temporary directory `.step-00000100.tmp-<pid>`,
+// each fsynced, then the directory is renamed into place and its parent fsynced. A crash leaves
+// at most a hidden temporary directory, which loaders ignore and the next save removes. Nothing is
+// ever written over an existing file, so a checkpoint being read (memory-mapped) is never
+// modified. `keep_last` prunes older checkpoints after a successful save.
+//
+// Batches, subnetworks and learning rates are pure functions of (seed, step), so restoring the
+// weights, the optimizer and the step resumes a run bit for bit on the same thread count.
+
+#include <algorithm>
+#include <charconv>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "est/core/config.hpp"
+#include "est/core/error.hpp"
+#include "est/io/atomic_file.hpp"
+#include "est/io/gpt2_safetensors.hpp"
+#include "est/io/safetensors.hpp"
+#include "est/subnet/flops.hpp"
+
+namespace est {
+
+namespace detail {
+
+inline nlohmann::json config_json(const Gpt2Config& c) {
+  return {{"layers", c.layers}, {"heads", c.heads}, {"width", c.width},
+          {"mlp_hidden", c.mlp_hidden}, {"vocab", c.vocab}, {"context", c.context}};
+}
+
+inline nlohmann::json flops_json(const StepFlops& f) { return {f.forward, f.backward}; }
+
+inline StepFlops flops_from(const nlohmann::json& j) {
+  return {j.at(0).get<std::int64_t>(), j.at(1).get<std::int64_t>()};
+}
+
+/// "step-00000100" -> 100; anything else -> nullopt.
+inline std::optional<std::int64_t> checkpoint_step(const std::filesystem::path& dir) {
+  const std::string name = dir.filename().string();
+  if (!name.starts_with("step-") || name.size() <= 5) return std::nullopt;
+  std::int64_t step = 0;
+  const char* first = name.data() + 5;
+  const char* last = name.data() + name.size();
+  const auto [end, ec] = std::from_chars(first, last, step);
+  if (ec != std::errc() || end != last) return std::nullopt;
+  return step;
+}
+
+inline std::string checkpoint_name(std::int64_t step) {
+  std::string digits = std::to_string(step);
+  if (digits.size() < 8) digits.insert(0, 8 - digits.size(), '0');
+  return "step-" + digits;
+}
+
+inline nlohmann::json read_json(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  require<io_error>(static_cast<bool>(in), "cannot read checkpoint state '", path.string(), "'");
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    fail<io_error>("checkpoint state '", path.string(), "' is not valid JSON: ", e.what());
+  }
+}
+
+}  // namespace detail
+
+/// The newest complete checkpoint in `dir` (a `step-N` directory with a readable state.json),
+/// or nullopt when there is none (or `dir` does not exist).
+[[nodiscard]] inline std::optional<std::filesystem::path> latest_checkpoint(
+    const std::filesystem::path& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return std::nullopt;
+  std::vector<std::pair<std::int64_t, fs::path>> found;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const auto step = detail::checkpoint_step(entry.path());
+    if (step && entry.is_directory() && fs::is_regular_file(entry.path() / "state.json")) {
+      found.emplace_back(*step, entry.path());
+    }
+  }
+  std::sort(found.begin(), found.end());
+  for (auto it = found.rbegin(); it != found.rend(); ++it) {
+    try {
+      const auto state = detail::read_json(it->second / "state.json");
+      if (state.value("complete", false)) return it->second;
+    } catch (const io_error&) {
+      // An unreadable state: fall back to the previous checkpoint.
+    }
+  }
+  return std::nullopt;
+}
+
+/// Saves the training state of `trainer` (an est::Trainer) at its current step into
+/// `dir/step-N`, with `run` (the caller's run configuration) stored alongside; keeps the newest
+/// `keep_last` checkpoints (0 keeps all). Returns the checkpoint's path. Throws io_error naming
+/// the directory when it cannot be created or written; earlier checkpoints are untouched.
+template <class Trainer>
+std::filesystem::path save_checkpoint(const std::filesystem::path& dir, Trainer& trainer,
+                                      const nlohmann::json& run, int keep_last = 3) {
+  namespace fs = std::filesystem;
+  using T = typename Trainer::scalar_type;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  require<io_error>(!ec && fs::is_directory(dir), "cannot create checkpoint directory '",
+                    dir.string(), "': ", ec.message());
+  const std::int64_t step = trainer.steps_done();
+  const fs::path final_dir = dir / detail::checkpoint_name(step);
+  require<io_error>(!fs::exists(final_dir), "checkpoint '", final_dir.string(),
+                    "' already exists; checkpoints are never overwritten");
+  // Stale temporary directories are what a crash during an earlier save left behind.
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.starts_with(".step-") && name.find(".tmp-") != std::string::npos) {
+      fs::remove_all(entry.path(), ec);
+    }
+  }
+  const fs::path tmp =
+      dir / ("." + detail::checkpoint_name(step) + ".tmp-" + std::to_string(::getpid()));
+  fs::create_directory(tmp, ec);
+  require<io_error>(!ec, "cannot write to checkpoint directory '", dir.string(), "': ",
+                    ec.message());
+  try {
+    auto& model = trainer.model();
+    const auto arena = model.parameter_arena();
+    save_gpt2_safetensors(tmp / "model.safetensors", model.parameter_specs(),
+                          std::span<const T>(arena.data(), std::size_t(arena.numel())),
+                          {{"est.step", std::to_string(step)}});
+    auto& opt = trainer.optimizer();
+    const auto m = opt.first_moments(), v = opt.second_moments();
+    const auto counts = opt.element_steps();
+    std::vector<SafetensorsEntry> entries{
+        safetensors_entry<T>("m", {m.numel()}, std::span<const T>(m.data(), std::size_t(m.numel()))),
+        safetensors_entry<T>("v", {v.numel()}, std::span<const T>(v.data(), std::size_t(v.numel())))};
+    if (counts.numel() > 0) {
+      entries.push_back(safetensors_entry<std::int32_t>(
+          "element_steps", {counts.numel()},
+          std::span<const std::int32_t>(counts.data(), std::size_t(counts.numel()))));
+    }
+    write_safetensors(tmp / "optimizer.safetensors", entries,
+                      {{"steps_taken", std::to_string(opt.steps_taken())}});
+    const auto& meter = trainer.flops();
+    const nlohmann::json state = {
+        {"format", "est-checkpoint"},
+        {"version", 1},
+        {"step", step},
+        {"non_finite_steps", trainer.non_finite_steps()},
+        {"optimizer_steps", opt.steps_taken()},
+        {"model", detail::config_json(Trainer::config)},
+        {"flops",
+         {{"steps", meter.steps()},
+          {"total", meter.total()},
+          {"total_full", meter.total_full()},
+          {"last", detail::flops_json(meter.last())},
+          {"last_full", detail::flops_json(meter.last_full())}}},
+        {"run", run},
+        {"complete", true}};
+    const std::string text = state.dump(2) + "\n";
+    write_file_atomically(tmp / "state.json",
+                          std::as_bytes(std::span<const char>(text.data(), text.size())));
+    fs::rename(tmp, final_dir, ec);
+    require<io_error>(!ec, "cannot move checkpoint into place at '", final_dir.string(), "': ",
+                      ec.message());
+    detail::sync_directory(dir, final_dir);
+  } catch (...) {
+    fs::remove_all(tmp, ec);  // a crash would leave it; the next save removes it then
+    throw;
+  }
+  if (keep_last > 0) {
+    std::vector<std::pair<std::int64_t, fs::path>> all;
+    for (const auto& entry : fs::directory_iterator(dir, ec)) {
+      if (const auto s = detail::checkpoint_step(entry.path()); s && entry.is_directory()) {
+        all.emplace_back(*s, entry.path());
+      }
+    }
+    std::sort(all.begin(), all.end());
+    for (std::size_t i = 0; i + std::size_t(keep_last) < all.size(); ++i) {
+      fs::remove_all(all[i].second, ec);
+    }
+  }
+  return final_dir;
+}
+
+/// Restores `trainer` (model weights, optimizer state, step and counters) from checkpoint
+/// directory `path`; returns the stored run configuration. Throws io_error naming the file and
+/// field when the checkpoint is incomplete, malformed or of another model configuration; the
+/// model and optimizer are written only after every file has been checked.
+template <class Trainer>
+nlohmann::json load_checkpoint(const std::filesystem::path& path, Trainer& trainer) {
+  using T = typename Trainer::scalar_type;
+  const auto state_path = path / "state.json";
+  const nlohmann::json state = detail::read_json(state_path);
+  const std::string file = state_path.string();
+  try {
+    require<io_error>(state.at("format") == "est-checkpoint" && state.at("version") == 1,
+                      file, ": not an est checkpoint of version 1");
+    require<io_error>(state.value("complete", false), file, ": the checkpoint is incomplete");
+    const auto expected = detail::config_json(Trainer::config);
+    require<io_error>(state.at("model") == expected, file,
+                      ": the checkpoint is of another model configuration: it has ",
+                      state.at("model").dump(), ", this model is ", expected.dump());
+    auto& model = trainer.model();
+    auto& opt = trainer.optimizer();
+    const auto specs = model.parameter_specs();
+    // Read everything into buffers first, so a failure leaves the trainer as it was.
+    std::vector<T> weights(std::size_t(model.parameter_arena().numel()));
+    load_gpt2_safetensors(path / "model.safetensors", specs, std::span<T>(weights));
+    const auto optimizer = SafetensorsFile::open(path / "optimizer.safetensors");
+    std::vector<T> m(weights.size()), v(weights.size());
+    optimizer.copy_to<T>("m", m);
+    optimizer.copy_to<T>("v", v);
+    std::vector<std::int32_t> counts;
+    if (optimizer.contains("element_steps")) {
+      counts.resize(weights.size());
+      optimizer.copy_to<std::int32_t>("element_steps", counts);
+    }
+    const auto steps_taken = state.at("optimizer_steps").get<long long>();
+    const auto& f = state.at("flops");
+    const FlopsMeter meter = FlopsMeter::restore(
+        f.at("steps").get<std::int64_t>(), f.at("total").get<double>(),
+        f.at("total_full").get<double>(), detail::flops_from(f.at("last")),
+        detail::flops_from(f.at("last_full")));
+    const auto step = state.at("step").get<std::int64_t>();
+    const auto non_finite = state.at("non_finite_steps").get<std::int64_t>();
+
+    std::copy(weights.begin(), weights.end(), model.parameter_arena().data());
+    std::copy(m.begin(), m.end(), opt.first_moments().data());
+    std::copy(v.begin(), v.end(), opt.second_moments().data());
+    opt.set_steps_taken(steps_taken);
+    if (!counts.empty()) {
+      opt.set_element_steps(ConstView<std::int32_t>(
+          TensorView<const std::int32_t>(counts.data(), {Index(counts.size())})));
+    }
+    trainer.restore(step, non_finite, meter);
+    return state.at("run");
+  } catch (const nlohmann::json::exception& e) {
+    fail<io_error>(file, ": missing or malformed field: ", e.what());
+  }
+}
+
+}  // namespace est

@@ -1,0 +1,194 @@
+#pragma once
+// The training loop: one call to step() is one optimizer step of evolving subnetwork training.
+//
+//   subnetwork = schedule.at(step)                    (the same for every micro-batch)
+//   for each micro-batch: forward(tokens, targets, subnetwork, 1 / micro_batches); backward()
+//   norm = clip_grad_norm(gradients, grad_clip)       (pre-clip norm, PyTorch's definition)
+//   if the loss or the norm is not finite: skip the update (or stop, by option)
+//   else AdamW with the subnetwork's active mask, at lr(step)
+//
+// Batches and subnetworks are pure functions of (seed, step), and the learning rate of the
+// step, so the trainer's whole state is the model, the optimizer, the step and a few counters:
+// a checkpoint of those resumes bit for bit (train/checkpoint.hpp). Evaluation runs the full
+// model on the fixed validation batches.
+
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <utility>
+
+#include "est/core/context.hpp"
+#include "est/core/error.hpp"
+#include "est/data/batches.hpp"
+#include "est/subnet/flops.hpp"
+#include "est/subnet/schedule.hpp"
+#include "est/train/adamw.hpp"
+#include "est/train/clip.hpp"
+#include "est/train/lr_schedule.hpp"
+
+namespace est {
+
+/// What a step with a non-finite loss or gradient norm does: skip the update (the default;
+/// counted and reported) or stop the run with an est::value_error.
+enum class OnNonFinite { skip, stop };
+
+struct TrainerOptions {
+  int micro_batches = 1;      // gradient accumulation: micro-batches per optimizer step
+  double grad_clip = 1.0;     // global-norm limit; 0 turns clipping off
+  OnNonFinite on_non_finite = OnNonFinite::skip;
+  Index eval_batches = 8;     // validation batches per evaluation (at most what the split holds)
+};
+
+/// What one optimizer step did.
+struct StepReport {
+  std::int64_t step = 0;      // the step just taken (0-based)
+  double loss = 0;            // mean training loss over the micro-batches
+  double lr = 0;
+  double grad_norm = 0;       // before clipping
+  bool skipped = false;       // non-finite loss or norm: no update
+  int active_layers = 0;      // size of the step's subnetwork
+  double active_heads = 0;    // mean over active layers
+  double active_neurons = 0;  // mean over active layers
+  StepFlops flops;            // what the step computed
+  StepFlops full_flops;       // what the full model would have
+  double seconds = 0;         // wall-clock time of the step
+};
+
+template <class Model, class Sampling, class Growth, class Schedule, TokenSource Source>
+class Trainer {
+ public:
+  using scalar_type = typename Model::scalar_type;
+  static constexpr Gpt2Config config = Model::config;
+
+  /// The model, context and samplers must outlive the trainer.
+  Trainer(Model& model, const Context<cpu>& ctx, SubnetworkSchedule<Sampling, Growth> subnetworks,
+          Schedule lr, const BatchSampler<Source>& train, const BatchSampler<Source>& val,
+          TrainerOptions options = {}, AdamWConfig adamw = {})
+      : model_(&model), ctx_(&ctx), subnetworks_(std::move(subnetworks)), lr_(std::move(lr)),
+        train_(&train), val_(&val), options_(options),
+        optimizer_(model.parameter_specs(), adamw),
+        tokens_({train.batch(), train.seq()}), targets_({train.batch(), train.seq()}),
+        val_tokens_({val.batch(), val.seq()}), val_targets_({val.batch(), val.seq()}),
+        mask_({config.parameter_count()}) {
+    require<value_error>(options.micro_batches >= 1, "Trainer: micro_batches must be >= 1, got ",
+                         options.micro_batches);
+    require<value_error>(std::isfinite(options.grad_clip) && options.grad_clip >= 0,
+                         "Trainer: grad_clip must be finite and >= 0 (0 = off), got ",
+                         options.grad_clip);
+    require<value_error>(options.eval_batches >= 1, "Trainer: eval_batches must be >= 1, got ",
+                         options.eval_batches);
+    require<value_error>(subnetworks_.shape() == subnetwork_shape(config),
+                         "Trainer: the schedule's subnetwork shape does not match the model's "
+                         "(layers, heads, mlp_hidden)");
+  }
+
+  /// One optimizer step.
+  StepReport step() {
+    const auto start = std::chrono::steady_clock::now();
+    StepReport r;
+    r.step = step_;
+    const Subnetwork subnet = subnetworks_.at(step_);  // checked before anything changes
+    r.lr = lr_.at(step_);
+    model_->zero_grad();
+    const auto micro = static_cast<scalar_type>(1.0 / options_.micro_batches);
+    double loss = 0;
+    for (int m = 0; m < options_.micro_batches; ++m) {
+      train_->train_batch(step_, m, tokens_, targets_);
+      loss += double(model_->forward(tokens_.view(), targets_.view(), subnet, micro));
+      model_->backward();
+      if (after_backward_) after_backward_(step_, model_->gradient_arena());
+    }
+    r.loss = loss / options_.micro_batches;
+    r.grad_norm = options_.grad_clip > 0
+                      ? clip_grad_norm<scalar_type>(*ctx_, model_->gradient_arena(), options_.grad_clip)
+                      : global_norm<scalar_type>(*ctx_, model_->gradient_arena());
+    r.skipped = !std::isfinite(r.loss) || !std::isfinite(r.grad_norm);
+    if (r.skipped) {
+      ++non_finite_steps_;
+      require<value_error>(options_.on_non_finite == OnNonFinite::skip, "Trainer: step ", step_,
+                           " has a non-finite loss (", r.loss, ") or gradient norm (",
+                           r.grad_norm, "); stopping as on_non_finite = stop asks");
+    } else if (subnet.is_full()) {
+      optimizer_.step(*ctx_, model_->parameter_arena(), model_->gradient_arena(), r.lr);
+    } else {
+      mark_active_parameters(config, subnet, mask_);
+      optimizer_.step(*ctx_, model_->parameter_arena(), model_->gradient_arena(), r.lr, mask_);
+    }
+    describe(subnet, r);
+    const Index tokens = options_.micro_batches * train_->batch();
+    r.flops = gpt2_step_flops(config, tokens, train_->seq(), subnet);
+    r.full_flops = gpt2_step_flops(config, tokens, train_->seq());
+    flops_.add(r.flops, r.full_flops);
+    ++step_;
+    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return r;
+  }
+
+  /// Mean validation loss of the full model over the first eval_batches fixed batches.
+  double evaluate() {
+    const Index n = std::min(options_.eval_batches, val_->validation_batches());
+    double sum = 0;
+    for (Index i = 0; i < n; ++i) {
+      val_->validation_batch(i, val_tokens_, val_targets_);
+      sum += double(model_->evaluate(val_tokens_.view(), val_targets_.view()));
+    }
+    return sum / double(n);
+  }
+
+  /// Steps taken so far (the next step's index).
+  [[nodiscard]] std::int64_t steps_done() const noexcept { return step_; }
+  [[nodiscard]] std::int64_t non_finite_steps() const noexcept { return non_finite_steps_; }
+  [[nodiscard]] const FlopsMeter& flops() const noexcept { return flops_; }
+  [[nodiscard]] AdamW<scalar_type>& optimizer() noexcept { return optimizer_; }
+  [[nodiscard]] const SubnetworkSchedule<Sampling, Growth>& subnetworks() const noexcept {
+    return subnetworks_;
+  }
+  [[nodiscard]] Model& model() noexcept { return *model_; }
+
+  /// Restores the counters of a checkpoint (the model and optimizer are restored separately).
+  void restore(std::int64_t steps_done, std::int64_t non_finite_steps, const FlopsMeter& flops) {
+    require<value_error>(steps_done >= 0 && non_finite_steps >= 0 && non_finite_steps <= steps_done,
+                         "Trainer::restore: steps_done ", steps_done, " and non_finite_steps ",
+                         non_finite_steps, " are inconsistent");
+    step_ = steps_done;
+    non_finite_steps_ = non_finite_steps;
+    flops_ = flops;
+  }
+
+  /// Test hook: called after every backward with the step and the gradient arena (tests use it
+  /// to inject non-finite gradients).
+  void set_after_backward(std::function<void(std::int64_t, TensorView<scalar_type>)> hook) {
+    after_backward_ = std::move(hook);
+  }
+
+ private:
+  static void describe(const Subnetwork& s, StepReport& r) {
+    r.active_layers = s.active_layer_count();
+    double heads = 0, neurons = 0;
+    for (int l : s.active_layers()) {
+      heads += double(s.heads(l).size());
+      neurons += double(s.neurons(l).size());
+    }
+    r.active_heads = heads / r.active_layers;
+    r.active_neurons = neurons / r.active_layers;
+  }
+
+  Model* model_;
+  const Context<cpu>* ctx_;
+  SubnetworkSchedule<Sampling, Growth> subnetworks_;
+  Schedule lr_;
+  const BatchSampler<Source>* train_;
+  const BatchSampler<Source>* val_;
+  TrainerOptions options_;
+  AdamW<scalar_type> optimizer_;
+  Tensor<std::int32_t> tokens_, targets_;          // (B, T) training micro-batch
+  Tensor<std::int32_t> val_tokens_, val_targets_;  // (B, T) validation batch
+  Tensor<std::uint8_t> mask_;                      // (parameter_count) active elements
+  FlopsMeter flops_;
+  std::int64_t step_ = 0;
+  std::int64_t non_finite_steps_ = 0;
+  std::function<void(std::int64_t, TensorView<scalar_type>)> after_backward_;
+};
+
+}  // namespace est

@@ -1,0 +1,226 @@
+// est/train/trainer.hpp and est/train/checkpoint.hpp: a short run learns; a run resumed from a
+// checkpoint in a fresh trainer (new model, optimizer and samplers, everything read back from
+// files) is bit for bit the straight run, also across EST stage boundaries; a non-finite
+// gradient skips the update and leaves the weights alone; a crash while saving leaves the
+// previous checkpoint loadable; a checkpoint of another configuration is refused.
+
+#include <catch2/catch.hpp>
+
+#include <cstring>
+#include <filesystem>
+#include <limits>
+#include <string>
+
+#include <est/data/batches.hpp>
+#include <est/models/gpt2.hpp>
+#include <est/subnet/schedule.hpp>
+#include <est/train/checkpoint.hpp>
+#include <est/train/trainer.hpp>
+
+#include "../support/test_support.hpp"
+
+namespace fs = std::filesystem;
+using est::Index;
+
+namespace {
+
+constexpr est::Gpt2Config cfg{.layers = 3, .heads = 2, .width = 32, .mlp_hidden = 128,
+                              .vocab = 256, .context = 32};
+using Model = est::Gpt2<cfg>;
+using Schedule = est::SubnetworkSchedule<est::sampling::Uniform, est::growth::ThreeStage>;
+using TrainerType = est::Trainer<Model, est::sampling::Uniform, est::growth::ThreeStage,
+                                 est::lr::WarmupCosine, est::TokenBuffer>;
+
+/// A few hundred bytes of repetitive English, as byte tokens.
+est::TokenBuffer corpus() {
+  const std::string line =
+      "the quick brown fox jumps over the lazy dog while the cat sleeps by the warm fire. ";
+  std::vector<std::int32_t> tokens;
+  for (int r = 0; r < 40; ++r) {
+    for (unsigned char c : line) tokens.push_back(c);
+  }
+  return est::TokenBuffer(std::move(tokens));
+}
+
+/// Everything a run needs, built from scratch (as a new process would).
+struct Run {
+  est::Context<est::cpu> ctx{2};
+  est::TokenBuffer tokens = corpus();
+  est::BatchSampler<est::TokenBuffer> train{tokens, {0, tokens.size() * 9 / 10}, 4, 16, 11, "train"};
+  est::BatchSampler<est::TokenBuffer> val{tokens, {tokens.size() * 9 / 10, tokens.size() / 10},
+                                          4, 16, 11, "val"};
+  Model model{ctx, 5};
+  TrainerType trainer;
+
+  explicit Run(std::int64_t total_steps)
+      : trainer(model, ctx,
+                Schedule(est::subnetwork_shape(cfg), est::sampling::Uniform(3),
+                         est::growth::ThreeStage({.stage1 = {0.67, 0.5, 0.5},
+                                                  .end_of_stage1 = est::Boundary::step(total_steps / 3),
+                                                  .end_of_stage2 = est::Boundary::step(2 * total_steps / 3)},
+                                                 total_steps)),
+                est::lr::WarmupCosine(3e-3, 3e-4, 2, total_steps), train, val,
+                {.micro_batches = 2, .grad_clip = 1.0}) {}
+};
+
+/// A fresh, empty directory under the system's temporary directory.
+fs::path fresh_dir(const std::string& name) {
+  const fs::path dir = fs::temp_directory_path() / ("est-test-" + name + "-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+bool same_bits(est::TensorView<const float> a, est::TensorView<const float> b) {
+  return a.numel() == b.numel() &&
+         std::memcmp(a.data(), b.data(), sizeof(float) * std::size_t(a.numel())) == 0;
+}
+
+}  // namespace
+
+TEST_CASE("a short run on a tiny corpus lowers the validation loss", "[trainer]") {
+  Run run(60);
+  const double before = run.trainer.evaluate();
+  CHECK(before == Approx(std::log(256.0)).margin(0.3));  // uniform over bytes at the start
+  est::StepReport last;
+  for (int i = 0; i < 60; ++i) last = run.trainer.step();
+  const double after = run.trainer.evaluate();
+  INFO("val loss " << before << " -> " << after);
+  CHECK(after < before - 2.5);  // from ~5.5 nats to below ~3
+  CHECK(last.active_layers == cfg.layers);  // the last third trains the full model
+  CHECK(run.trainer.flops().saving() > 0.1);
+  CHECK(run.trainer.non_finite_steps() == 0);
+}
+
+TEST_CASE("a resumed run is bit for bit the straight run, across stage boundaries",
+          "[trainer][checkpoint]") {
+  const std::int64_t total = 12;  // stages: [0, 4), [4, 8), [8, 12)
+  Run straight(total);
+  std::vector<double> losses;
+  std::vector<int> sizes;
+  for (int i = 0; i < total; ++i) {
+    const auto r = straight.trainer.step();
+    losses.push_back(r.loss);
+    sizes.push_back(r.active_layers);
+  }
+  for (const std::int64_t k : {4, 6, 9}) {  // at a boundary, inside stage 2, inside stage 3
+    INFO("checkpoint after " << k << " steps");
+    const fs::path dir = fresh_dir("resume");
+    {
+      Run first(total);
+      for (std::int64_t i = 0; i < k; ++i) first.trainer.step();
+      est::save_checkpoint(dir, first.trainer, {{"note", "test"}});
+    }
+    Run second(total);  // a new model, optimizer and samplers
+    const auto latest = est::latest_checkpoint(dir);
+    REQUIRE(latest.has_value());
+    const auto run_config = est::load_checkpoint(*latest, second.trainer);
+    CHECK(run_config.at("note") == "test");
+    REQUIRE(second.trainer.steps_done() == k);
+    for (std::int64_t i = k; i < total; ++i) {
+      const auto r = second.trainer.step();
+      CHECK(std::memcmp(&r.loss, &losses[std::size_t(i)], sizeof(double)) == 0);
+      CHECK(r.active_layers == sizes[std::size_t(i)]);
+    }
+    CHECK(same_bits(second.model.parameter_arena(), straight.model.parameter_arena()));
+    CHECK(same_bits(second.trainer.optimizer().first_moments(),
+                    straight.trainer.optimizer().first_moments()));
+    CHECK(second.trainer.flops().total() == straight.trainer.flops().total());
+    fs::remove_all(dir);
+  }
+}
+
+TEST_CASE("a non-finite gradient skips the update or stops the run", "[trainer]") {
+  Run run(10);
+  run.trainer.step();
+  run.trainer.set_after_backward([](std::int64_t step, est::TensorView<float> grads) {
+    if (step == 1) grads[7] = std::numeric_limits<float>::quiet_NaN();
+  });
+  const auto p = run.model.parameter_arena();
+  const std::vector<float> before(p.data(), p.data() + p.numel());
+  const auto m_before = run.trainer.optimizer().steps_taken();
+  const auto r = run.trainer.step();
+  CHECK(r.skipped);
+  CHECK(std::isnan(r.grad_norm));
+  CHECK(run.trainer.non_finite_steps() == 1);
+  CHECK(run.trainer.optimizer().steps_taken() == m_before);
+  CHECK(std::memcmp(p.data(), before.data(), sizeof(float) * before.size()) == 0);
+  const auto next = run.trainer.step();  // training goes on
+  CHECK_FALSE(next.skipped);
+  for (Index i = 0; i < p.numel(); ++i) REQUIRE(std::isfinite(p[i]));
+
+  Run strict(10);
+  est::TrainerOptions stop{.on_non_finite = est::OnNonFinite::stop};
+  TrainerType stopping(strict.model, strict.ctx,
+                       Schedule(est::subnetwork_shape(cfg), est::sampling::Uniform(3),
+                                est::growth::ThreeStage(10)),
+                       est::lr::WarmupCosine(1e-3, 1e-4, 1, 10), strict.train, strict.val, stop);
+  stopping.set_after_backward([](std::int64_t, est::TensorView<float> grads) {
+    grads[0] = std::numeric_limits<float>::infinity();
+  });
+  EST_CHECK_THROWS(stopping.step(), est::value_error, "non-finite loss");
+}
+
+TEST_CASE("a crash while saving leaves the previous checkpoint loadable", "[checkpoint]") {
+  const fs::path dir = fresh_dir("crash");
+  Run run(10);
+  run.trainer.step();
+  const auto first = est::save_checkpoint(dir, run.trainer, {});
+  run.trainer.step();
+  for (const char* stage : {"written", "synced", "renamed"}) {
+    INFO("crash after " << stage);
+    est::testing_hooks::atomic_write_fault = [stage](std::string_view s) {
+      if (s == stage) throw std::runtime_error("simulated crash");
+    };
+    CHECK_THROWS_WITH(est::save_checkpoint(dir, run.trainer, {}), "simulated crash");
+    est::testing_hooks::atomic_write_fault = nullptr;
+    REQUIRE(est::latest_checkpoint(dir) == first);
+  }
+  // What a real kill leaves: a hidden temporary directory. It is ignored, then cleaned up.
+  fs::create_directory(dir / ".step-00000002.tmp-1");
+  std::ofstream(dir / ".step-00000002.tmp-1" / "model.safetensors") << "partial";
+  CHECK(est::latest_checkpoint(dir) == first);
+  Run resumed(10);
+  est::load_checkpoint(first, resumed.trainer);
+  CHECK(resumed.trainer.steps_done() == 1);
+  const auto second = est::save_checkpoint(dir, run.trainer, {});
+  CHECK(est::latest_checkpoint(dir) == second);
+  CHECK_FALSE(fs::exists(dir / ".step-00000002.tmp-1"));
+  CHECK_THROWS_AS(est::save_checkpoint(dir, run.trainer, {}), est::io_error);  // never overwrite
+  fs::remove_all(dir);
+}
+
+TEST_CASE("checkpoints keep the newest N and refuse another configuration", "[checkpoint]") {
+  const fs::path dir = fresh_dir("keep");
+  Run run(10);
+  for (int i = 0; i < 4; ++i) {
+    run.trainer.step();
+    est::save_checkpoint(dir, run.trainer, {}, 2);
+  }
+  int count = 0;
+  for (const auto& entry : fs::directory_iterator(dir)) count += entry.is_directory();
+  CHECK(count == 2);
+  CHECK(est::latest_checkpoint(dir) == dir / "step-00000004");
+
+  constexpr est::Gpt2Config other{.layers = 2, .heads = 2, .width = 32, .mlp_hidden = 128,
+                                  .vocab = 256, .context = 32};
+  const est::Context<est::cpu> ctx(1);
+  est::Gpt2<other> model(ctx, 1);
+  const auto tokens = corpus();
+  const est::BatchSampler<est::TokenBuffer> s(tokens, {0, tokens.size()}, 2, 8, 1, "all");
+  est::Trainer<est::Gpt2<other>, est::sampling::Full, est::growth::Constant, est::lr::Constant,
+               est::TokenBuffer>
+      trainer(model, ctx,
+              est::SubnetworkSchedule(est::subnetwork_shape(other), est::sampling::Full(),
+                                      est::growth::Constant()),
+              est::lr::Constant(1e-3), s, s);
+  const auto p = model.parameter_arena();
+  const std::vector<float> before(p.data(), p.data() + p.numel());
+  EST_CHECK_THROWS(est::load_checkpoint(dir / "step-00000004", trainer), est::io_error,
+                   "the checkpoint is of another model configuration");
+  CHECK(std::memcmp(p.data(), before.data(), sizeof(float) * before.size()) == 0);
+
+  std::ofstream(dir / "step-00000004" / "state.json") << "{ not json";
+  CHECK(est::latest_checkpoint(dir) == dir / "step-00000003");  // falls back
+  fs::remove_all(dir);
+}
