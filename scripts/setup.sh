@@ -6,7 +6,7 @@ set -euo pipefail
 
 # Package -> why est needs it (also printed on systems without apt-get).
 packages=(g++ cmake ninja-build libeigen3-dev librange-v3-dev nlohmann-json3-dev libcli11-dev catch2
-          libbenchmark-dev fortunes)
+          libbenchmark-dev fortunes gnuplot-nox)
 declare -A purpose=(
   [g++]="C++20 compiler"
   [cmake]="build system (3.25 or newer)"
@@ -17,7 +17,8 @@ declare -A purpose=(
   [libcli11-dev]="CLI11 command-line parsing for the example programs"
   [catch2]="Catch2 2.x unit-test framework"
   [libbenchmark-dev]="Google Benchmark, for bench/"
-  [fortunes]="English text under /usr/share/games/fortunes, training data for the demo trainer"
+  [fortunes]="English text under /usr/share/games/fortunes, est-train's default corpus"
+  [gnuplot-nox]="plots of est-train runs (--plot)"
 )
 min_cmake=3.25
 

@@ -224,3 +224,16 @@ TEST_CASE("checkpoints keep the newest N and refuse another configuration", "[ch
   CHECK(est::latest_checkpoint(dir) == dir / "step-00000003");  // falls back
   fs::remove_all(dir);
 }
+
+TEST_CASE("weight decay applies to the matrices only", "[trainer][adamw]") {
+  const est::Context<est::cpu> ctx(1);
+  const Model model(ctx, 1);
+  int decayed = 0;
+  for (const auto& spec : model.parameter_specs()) {
+    INFO(spec.name);
+    const bool norm_or_bias = spec.name.ends_with(".bias") || spec.name.find("ln_") != std::string::npos;
+    CHECK(spec.weight_decay == !norm_or_bias);
+    decayed += spec.weight_decay;
+  }
+  CHECK(decayed == 2 + 4 * cfg.layers);  // wte, wpe; c_attn, attn c_proj, c_fc, mlp c_proj
+}

@@ -1,0 +1,115 @@
+#pragma once
+// est-train's data: text through a tokenizer, or token files as they are, split into a training
+// and a validation range of one token source.
+
+#include <algorithm>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include <est/data/batches.hpp>
+#include <est/data/byte_tokenizer.hpp>
+#include <est/data/gpt2_tokenizer.hpp>
+#include <est/data/text_corpus.hpp>
+#include <est/data/token_file.hpp>
+
+#include "run_config.hpp"
+
+namespace est_train {
+
+/// The corpus est-train reads without --data: the fortune-cookie collection of Debian's
+/// `fortunes` package (installed by scripts/setup.sh).
+inline constexpr const char* default_corpus = "/usr/share/games/fortunes";
+
+/// Tokens in memory or in a memory-mapped token file, behind one type.
+class Tokens {
+ public:
+  explicit Tokens(est::TokenBuffer b) : v_(std::move(b)) {}
+  explicit Tokens(est::TokenFile f) : v_(std::move(f)) {}
+  [[nodiscard]] est::Index size() const {
+    return std::visit([](const auto& s) { return est::Index(s.size()); }, v_);
+  }
+  void copy(est::Index first, est::Index count, std::span<std::int32_t> out) const {
+    std::visit([&](const auto& s) { s.copy(first, count, out); }, v_);
+  }
+  /// Throws est::value_error naming `what` and the first id >= vocab.
+  void check_vocab(int vocab, const std::string& what) const {
+    if (const auto* f = std::get_if<est::TokenFile>(&v_)) {
+      f->check_vocab(vocab);
+      return;
+    }
+    const auto& t = std::get<est::TokenBuffer>(v_).tokens();
+    const auto bad = std::find_if(t.begin(), t.end(), [vocab](std::int32_t id) { return id >= vocab; });
+    est::require<est::value_error>(bad == t.end(), what, ": token id ",
+                                   bad == t.end() ? 0 : *bad, " at position ", bad - t.begin(),
+                                   " is outside the model's vocabulary of ", vocab);
+  }
+
+ private:
+  std::variant<est::TokenBuffer, est::TokenFile> v_;
+};
+
+/// A tokenizer chosen at run time.
+class Tokenizer {
+ public:
+  explicit Tokenizer(const RunConfig& run) {
+    if (run.tokenizer == "byte") return;
+    est::require<est::value_error>(run.tokenizer == "gpt2", "--tokenizer: expected 'byte' or "
+                                   "'gpt2', got '", run.tokenizer, "'");
+    est::require<est::value_error>(!run.gpt2_dir.empty(), "--tokenizer gpt2 needs --gpt2-dir, "
+                                   "the directory holding encoder.json and vocab.bpe");
+    const std::filesystem::path dir = run.gpt2_dir;
+    gpt2_ = est::Gpt2Tokenizer::load(dir / "encoder.json", dir / "vocab.bpe");
+  }
+  [[nodiscard]] int vocab_size() const { return gpt2_ ? gpt2_->vocab_size() : 256; }
+  [[nodiscard]] std::vector<std::int32_t> encode(std::string_view text) const {
+    return gpt2_ ? gpt2_->encode(text) : est::ByteTokenizer().encode(text);
+  }
+  [[nodiscard]] std::string decode(std::span<const std::int32_t> ids) const {
+    return gpt2_ ? gpt2_->decode(ids) : est::ByteTokenizer().decode(ids);
+  }
+
+ private:
+  std::optional<est::Gpt2Tokenizer> gpt2_;
+};
+
+/// Token files are recognised by their extension (.bin: llm.c shard or raw uint16 stream).
+inline bool is_token_file(const std::filesystem::path& p) { return p.extension() == ".bin"; }
+
+inline Tokens load_tokens(const std::string& path, const Tokenizer& tokenizer) {
+  if (is_token_file(path)) return Tokens(est::TokenFile::open(path));
+  return Tokens(est::TokenBuffer(tokenizer.encode(est::read_text_corpus(path))));
+}
+
+/// The training and validation token sources and ranges of a run.
+struct Dataset {
+  std::string name;
+  std::optional<Tokens> train, val;  // val empty: the tail of train
+  est::TokenRange train_range, val_range;
+  [[nodiscard]] const Tokens& val_source() const { return val ? *val : *train; }
+};
+
+inline Dataset load_dataset(const RunConfig& run, const Tokenizer& tokenizer, int vocab) {
+  Dataset d;
+  d.name = run.data.empty() ? default_corpus : run.data;
+  d.train.emplace(load_tokens(d.name, tokenizer));
+  d.train->check_vocab(vocab, d.name);
+  if (!run.val_data.empty()) {
+    d.val.emplace(load_tokens(run.val_data, tokenizer));
+    d.val->check_vocab(vocab, run.val_data);
+    d.train_range = {0, d.train->size()};
+    d.val_range = {0, d.val->size()};
+  } else {
+    est::require<est::value_error>(run.val_fraction > 0 && run.val_fraction < 1,
+                                   "--val-fraction must be in (0, 1), got ", run.val_fraction);
+    const est::Index n = d.train->size();
+    const auto val = static_cast<est::Index>(double(n) * run.val_fraction);
+    d.train_range = {0, n - val};
+    d.val_range = {n - val, val};
+  }
+  return d;
+}
+
+}  // namespace est_train

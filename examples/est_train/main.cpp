@@ -1,0 +1,161 @@
+// est-train: trains a GPT-2-style model with or without evolving subnetwork training.
+//
+//   est-train                                 baseline and EST on the default corpus, compared
+//   est-train --schedule est --data book.txt  one EST run on any text (or token file)
+//   est-train --help                          every option
+//
+// With no arguments it trains the `mini` preset (3.3M parameters, byte-level) twice on the
+// fortune-cookie corpus of Debian's `fortunes` package — once the full model at every step, once
+// with EST's three-stage schedule — and prints the two side by side: final validation loss,
+// training FLOPs and wall-clock time.
+
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "presets.hpp"
+#include "report.hpp"
+#include "run_config.hpp"
+#include "train_run.hpp"
+
+namespace {
+
+using est_train::Invocation;
+using est_train::RunConfig;
+using est_train::RunResult;
+
+RunResult run_one(const RunConfig& run, const Invocation& inv, const std::string& label,
+                  const std::filesystem::path& checkpoint_dir) {
+  return est_train::with_preset(run.preset, [&]<est::Gpt2Config Config>() {
+    return est_train::train_run<Config>(run, inv, label, checkpoint_dir);
+  });
+}
+
+void add_options(CLI::App& app, RunConfig& run, Invocation& inv, std::vector<double>& stage1,
+                 std::vector<double>& stage2) {
+  std::vector<std::string> names;
+  for (const auto& p : est_train::presets) names.emplace_back(p.name);
+  app.add_option("--preset", run.preset, "model preset (--list-presets)")
+      ->check(CLI::IsMember(names))->capture_default_str();
+  app.add_option("--schedule", run.schedule,
+                 "baseline (full model), est (evolving subnetworks) or compare (both)")
+      ->check(CLI::IsMember({"baseline", "est", "compare"}))->capture_default_str();
+  app.add_option("--data", run.data,
+                 std::string("training text (file or directory) or token file (.bin: llm.c "
+                             "shard or raw uint16); default: ") + est_train::default_corpus);
+  app.add_option("--val-data", run.val_data, "validation token/text file (default: the last "
+                 "--val-fraction of --data)");
+  app.add_option("--val-fraction", run.val_fraction, "held-out fraction of --data")
+      ->check(CLI::Range(0.001, 0.5))->capture_default_str();
+  app.add_option("--tokenizer", run.tokenizer, "byte or gpt2")
+      ->check(CLI::IsMember({"byte", "gpt2"}))->capture_default_str();
+  app.add_option("--gpt2-dir", run.gpt2_dir, "directory with GPT-2's encoder.json and vocab.bpe")
+      ->check(CLI::ExistingDirectory);
+  app.add_option("--steps", run.steps, "optimizer steps")->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--batch", run.batch, "sequences per micro-batch")->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--seq", run.seq, "tokens per sequence (default: the preset's context)")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--micro-batches", run.micro_batches, "micro-batches per step (accumulation)")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--lr", run.lr, "peak learning rate")->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--min-lr", run.min_lr, "final learning rate of the cosine decay")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  app.add_option("--warmup", run.warmup, "linear warmup steps (default: steps / 15)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--grad-clip", run.grad_clip, "global gradient-norm limit (0: off)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  app.add_option("--weight-decay", run.weight_decay, "AdamW weight decay (matrices only)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  app.add_option("--seed", run.seed, "seed of weights, batches and subnetworks")
+      ->capture_default_str();
+  app.add_option("--threads", run.threads, "CPU threads (0: all cores)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  app.add_option("--eval-interval", run.eval_interval, "steps between validation losses (0: end only)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  app.add_option("--eval-batches", run.eval_batches, "validation batches per evaluation")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--stage1", stage1, "EST stage 1 rates pL,pH,pM in (0, 1]")->delimiter(',')
+      ->expected(3)->check(CLI::Range(1e-9, 1.0));
+  app.add_option("--stage2", stage2, "EST stage 2 rates pH,pM in (0, 1] (every layer)")
+      ->delimiter(',')->expected(2)->check(CLI::Range(1e-9, 1.0));
+  app.add_option("--stage1-end", run.stage1_end, "end of stage 1, fraction of the run")
+      ->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  app.add_option("--stage2-end", run.stage2_end, "end of stage 2, fraction of the run")
+      ->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  app.add_option("--granularity", run.granularity, "round sampled neuron counts to a multiple")
+      ->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--inactive", run.inactive, "optimizer treatment of parameters outside the "
+                 "subnetwork: frozen or zero-grad")
+      ->check(CLI::IsMember({"frozen", "zero-grad"}))->capture_default_str();
+  app.add_option("--checkpoint-dir", inv.checkpoint_dir, "write checkpoints here (compare: one "
+                 "subdirectory per run)");
+  app.add_option("--checkpoint-interval", inv.checkpoint_interval, "steps between checkpoints "
+                 "(0: at the end only)")->check(CLI::NonNegativeNumber);
+  app.add_option("--keep", inv.keep_checkpoints, "checkpoints to keep (0: all)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  app.add_flag("--resume", inv.resume, "continue from the newest checkpoint in --checkpoint-dir "
+               "(with the configuration stored there)");
+  app.add_option("--stop-after", inv.stop_after, "stop after this many steps, with a checkpoint")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--metrics", inv.metrics, "write one JSON line per step to this file");
+  app.add_option("--plot", inv.plot, "draw val loss vs FLOPs and vs time into this PNG (gnuplot)");
+  app.add_option("--sample", inv.sample_tokens, "tokens to generate at the end (0: none)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  app.add_option("--prompt", inv.prompt, "prompt of the sample")->capture_default_str();
+  app.add_flag("--quiet", inv.quiet, "no progress output");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"est-train: train a GPT-2-style model with or without evolving subnetwork "
+               "training. With no options: the baseline and EST on the default corpus, compared."};
+  RunConfig run;
+  run.schedule = "compare";
+  Invocation inv;
+  std::vector<double> stage1, stage2;
+  add_options(app, run, inv, stage1, stage2);
+  app.add_flag_callback("--list-presets", [] {
+    std::printf("%s", est_train::preset_list().c_str());
+    throw CLI::Success();
+  }, "print the model presets and exit");
+  CLI11_PARSE(app, argc, argv);
+  if (stage1.size() == 3) run.stage1 = {stage1[0], stage1[1], stage1[2]};
+  if (stage2.size() == 2) run.stage2 = {stage2[0], stage2[1]};
+
+  try {
+    namespace fs = std::filesystem;
+    est::require<est::value_error>(run.stage1_end <= run.stage2_end, "--stage1-end ",
+                                   run.stage1_end, " is after --stage2-end ", run.stage2_end);
+    std::vector<RunResult> results;
+    if (run.schedule == "compare") {
+      for (const char* schedule : {"baseline", "est"}) {
+        RunConfig one = run;
+        one.schedule = schedule;
+        Invocation this_inv = inv;
+        if (!inv.metrics.empty() && results.size() == 1) this_inv.append_metrics = true;
+        const fs::path dir = inv.checkpoint_dir.empty() ? fs::path() : fs::path(inv.checkpoint_dir) / schedule;
+        // A comparison stopped during its baseline has no EST checkpoint yet: that run starts.
+        if (inv.resume && results.size() == 1 && !est::latest_checkpoint(dir)) this_inv.resume = false;
+        results.push_back(run_one(one, this_inv, schedule, dir));
+        est_train::print_summary(results.back());
+        if (results.back().stopped) return 0;
+      }
+      est_train::print_comparison(results[0], results[1]);
+    } else {
+      results.push_back(run_one(run, inv, run.schedule, inv.checkpoint_dir));
+      est_train::print_summary(results.back());
+    }
+    if (!inv.plot.empty() && !est_train::plot(inv.plot, results)) return 1;
+    return 0;
+  } catch (const est::error& e) {
+    std::fprintf(stderr, "\nest-train: %s\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,210 @@
+#pragma once
+// One training run of est-train: the model of a preset, trained by est::Trainer under the
+// baseline or the EST schedule, with progress, evaluation, metrics, checkpoints and a sample.
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <est/models/generate.hpp>
+#include <est/models/gpt2.hpp>
+#include <est/subnet/schedule.hpp>
+#include <est/train/checkpoint.hpp>
+#include <est/train/trainer.hpp>
+
+#include "data.hpp"
+#include "progress.hpp"
+#include "run_config.hpp"
+
+namespace est_train {
+
+struct ValPoint {
+  std::int64_t step = 0;      // steps done
+  double flops = 0;           // cumulative training FLOPs
+  double seconds = 0;         // cumulative training wall-clock
+  double loss = 0;
+};
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ValPoint, step, flops, seconds, loss)
+
+struct RunResult {
+  std::string label;
+  std::int64_t steps = 0;
+  double train_loss = 0;      // mean over the last steps
+  double val_loss = 0;
+  double flops = 0, full_flops = 0;
+  double seconds = 0;         // training wall-clock (evaluation and checkpoints excluded)
+  std::int64_t skipped = 0;   // non-finite steps
+  std::vector<ValPoint> curve;
+  std::string sample;
+  bool stopped = false;       // stopped early by --stop-after
+};
+
+/// The growth schedule of a run: the full model from step 0 for the baseline.
+inline est::growth::ThreeStage growth_of(const RunConfig& run) {
+  if (run.schedule == "baseline") {
+    return est::growth::ThreeStage({.end_of_stage1 = est::Boundary::step(0),
+                                    .end_of_stage2 = est::Boundary::step(0)},
+                                   run.steps);
+  }
+  est::require<est::value_error>(run.schedule == "est", "--schedule: expected baseline, est or "
+                                 "compare, got '", run.schedule, "'");
+  return est::growth::ThreeStage(
+      {.stage1 = {run.stage1[0], run.stage1[1], run.stage1[2]},
+       .stage2_heads = run.stage2[0],
+       .stage2_neurons = run.stage2[1],
+       .end_of_stage1 = est::Boundary::fraction(run.stage1_end),
+       .end_of_stage2 = est::Boundary::fraction(run.stage2_end)},
+      run.steps);
+}
+
+inline est::InactiveParameters inactive_of(const RunConfig& run) {
+  if (run.inactive == "frozen") return est::InactiveParameters::frozen;
+  est::require<est::value_error>(run.inactive == "zero-grad", "--inactive: expected frozen or "
+                                 "zero-grad, got '", run.inactive, "'");
+  return est::InactiveParameters::zero_grad;
+}
+
+template <est::Gpt2Config Config>
+RunResult train_run(RunConfig run, const Invocation& inv, const std::string& label,
+                    const std::filesystem::path& checkpoint_dir) {
+  namespace fs = std::filesystem;
+  // A resumed run continues with the configuration it was started with.
+  std::optional<fs::path> resume_from;
+  if (inv.resume) {
+    est::require<est::value_error>(!checkpoint_dir.empty(), "--resume needs --checkpoint-dir");
+    resume_from = est::latest_checkpoint(checkpoint_dir);
+    est::require<est::io_error>(resume_from.has_value(), "--resume: no complete checkpoint in '",
+                                checkpoint_dir.string(), "'");
+    const auto state = nlohmann::json::parse(std::ifstream(*resume_from / "state.json"));
+    run = state.at("run").at("config").get<RunConfig>();
+  }
+  if (run.seq == 0) run.seq = Config.context;
+  est::require<est::value_error>(run.seq >= 1 && run.seq <= Config.context, "--seq ", run.seq,
+                                 " must be in [1, ", Config.context, "] (the preset's context)");
+  const Tokenizer tokenizer(run);
+  est::require<est::value_error>(tokenizer.vocab_size() <= Config.vocab, "the ", run.tokenizer,
+                                 " tokenizer's ", tokenizer.vocab_size(),
+                                 " tokens do not fit preset '", run.preset, "' (vocabulary ",
+                                 Config.vocab, ")");
+  const Dataset data = load_dataset(run, tokenizer, Config.vocab);
+  const est::BatchSampler<Tokens> train(*data.train, data.train_range, run.batch, run.seq,
+                                        run.seed, data.name + " (training split)");
+  const est::BatchSampler<Tokens> val(data.val_source(), data.val_range, run.batch, run.seq,
+                                      run.seed, data.name + " (validation split)");
+
+  const est::Context<est::cpu> ctx(run.threads > 0 ? run.threads
+                                                   : est::Context<est::cpu>::default_threads());
+  est::Gpt2<Config> model(ctx, run.seed);
+  est::SubnetworkSchedule subnetworks(est::subnetwork_shape(Config),
+                                      est::sampling::Uniform(run.seed, run.granularity),
+                                      growth_of(run));
+  est::Trainer trainer(model, ctx, std::move(subnetworks),
+                       est::lr::WarmupCosine(run.lr, run.min_lr,
+                                             run.warmup >= 0 ? run.warmup : run.steps / 15,
+                                             run.steps), train, val,
+                       {.micro_batches = run.micro_batches,
+                        .grad_clip = run.grad_clip,
+                        .eval_batches = run.eval_batches},
+                       {.weight_decay = run.weight_decay, .inactive = inactive_of(run)});
+
+  RunResult result;
+  result.label = label;
+  if (resume_from) {
+    const nlohmann::json stored = est::load_checkpoint(*resume_from, trainer);
+    result.seconds = stored.at("seconds").get<double>();
+    result.curve = stored.at("curve").get<std::vector<ValPoint>>();
+    if (!inv.quiet) {
+      std::printf("[%s] resumed from %s at step %lld\n", label.c_str(), resume_from->c_str(),
+                  static_cast<long long>(trainer.steps_done()));
+    }
+  }
+  if (!inv.quiet) {
+    std::printf("[%s] %s: %d layers, %d heads, width %d, %.1fM parameters | %s, %lld tokens | "
+                "batch %lld x %lld x %d | %d threads\n",
+                label.c_str(), run.preset.c_str(), Config.layers, Config.heads, Config.width,
+                double(Config.parameter_count()) / 1e6, data.name.c_str(),
+                static_cast<long long>(data.train->size()), static_cast<long long>(run.batch),
+                static_cast<long long>(run.seq), run.micro_batches, ctx.threads());
+  }
+
+  std::ofstream metrics;
+  if (!inv.metrics.empty()) {
+    metrics.open(inv.metrics, resume_from || inv.append_metrics ? std::ios::app : std::ios::trunc);
+    est::require<est::io_error>(static_cast<bool>(metrics), "--metrics: cannot write '",
+                                inv.metrics, "'");
+  }
+  auto save = [&] {
+    if (checkpoint_dir.empty()) return;
+    est::save_checkpoint(checkpoint_dir, trainer,
+                         {{"config", run}, {"seconds", result.seconds}, {"curve", result.curve}},
+                         inv.keep_checkpoints);
+  };
+  auto evaluate = [&] {
+    const double loss = trainer.evaluate();
+    result.curve.push_back({trainer.steps_done(), trainer.flops().total(), result.seconds, loss});
+    return loss;
+  };
+
+  Progress progress(label, trainer.steps_done(), run.steps,
+                    run.batch * run.seq * run.micro_batches, inv.quiet);
+  std::vector<double> recent;  // finite training losses of the last steps
+  if (trainer.steps_done() == 0) evaluate();
+  while (trainer.steps_done() < run.steps) {
+    const est::StepReport r = trainer.step();
+    result.seconds += r.seconds;
+    if (!r.skipped) {
+      recent.push_back(r.loss);
+      if (recent.size() > 20) recent.erase(recent.begin());
+    }
+    const std::int64_t done = trainer.steps_done();
+    const bool eval_now = done == run.steps || (run.eval_interval > 0 && done % run.eval_interval == 0);
+    const double val_loss = eval_now ? evaluate() : NAN;
+    progress.update(r, trainer.flops(), result.seconds, val_loss);
+    if (metrics.is_open()) {
+      nlohmann::json line = {{"run", label}, {"step", r.step}, {"loss", r.loss}, {"lr", r.lr},
+                             {"grad_norm", r.grad_norm}, {"skipped", r.skipped},
+                             {"active_layers", r.active_layers}, {"active_heads", r.active_heads},
+                             {"active_neurons", r.active_neurons},
+                             {"flops", r.flops.total()}, {"full_flops", r.full_flops.total()},
+                             {"cumulative_flops", trainer.flops().total()},
+                             {"cumulative_full_flops", trainer.flops().total_full()},
+                             {"seconds", r.seconds}, {"elapsed", result.seconds}};
+      if (eval_now) line["val_loss"] = val_loss;
+      if (!std::isfinite(r.loss)) line["loss"] = nullptr;
+      if (!std::isfinite(r.grad_norm)) line["grad_norm"] = nullptr;
+      metrics << line.dump() << '\n' << std::flush;
+    }
+    const bool interval = inv.checkpoint_interval > 0 && done % inv.checkpoint_interval == 0;
+    if (inv.stop_after > 0 && done >= inv.stop_after && done < run.steps) {
+      save();
+      result.stopped = true;
+      break;
+    }
+    if (interval || done == run.steps) save();
+  }
+  progress.finish();
+
+  result.steps = trainer.steps_done();
+  result.train_loss = recent.empty() ? NAN : 0.0;
+  for (double l : recent) result.train_loss += l / double(recent.size());
+  result.val_loss = result.curve.empty() ? NAN : result.curve.back().loss;
+  result.flops = trainer.flops().total();
+  result.full_flops = trainer.flops().total_full();
+  result.skipped = trainer.non_finite_steps();
+  if (!result.stopped && inv.sample_tokens > 0) {
+    const auto prompt = tokenizer.encode(inv.prompt);
+    if (!prompt.empty()) {
+      const auto ids = est::generate(model, prompt, inv.sample_tokens,
+                                     {.temperature = 0.8, .top_k = 40, .seed = run.seed});
+      result.sample = tokenizer.decode(ids);
+    }
+  }
+  return result;
+}
+
+}  // namespace est_train
