@@ -31,6 +31,8 @@
 
 #include "../support/test_support.hpp"
 
+using est::testing::TempDir;
+
 namespace fs = std::filesystem;
 using Catch::Matchers::Contains;
 using est::SafetensorsDtype;
@@ -38,37 +40,6 @@ using est::SafetensorsFile;
 
 namespace {
 
-/// A fresh directory under the system's temporary directory, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path_ = fs::temp_directory_path() / ("est_test_safetensors." + std::to_string(::getpid()) +
-                                         "." + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::permissions(path_, fs::perms::owner_all, fs::perm_options::add, ec);
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  [[nodiscard]] fs::path operator/(const std::string& name) const { return path_ / name; }
-  [[nodiscard]] const fs::path& path() const noexcept { return path_; }
-
-  /// Names of the entries in the directory.
-  [[nodiscard]] std::vector<std::string> entries() const {
-    std::vector<std::string> names;
-    for (const auto& e : fs::directory_iterator(path_))
-      names.push_back(e.path().filename().string());
-    return names;
-  }
-
- private:
-  fs::path path_;
-};
 
 using Bytes = std::vector<unsigned char>;
 

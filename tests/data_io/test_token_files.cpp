@@ -19,34 +19,14 @@
 
 #include "../support/test_support.hpp"
 
+using est::testing::TempDir;
+
 namespace fs = std::filesystem;
 using est::TokenFile;
 using est::TokenFileFormat;
 
 namespace {
 
-/// A fresh directory under the system's temporary directory, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path_ = fs::temp_directory_path() / ("est_test_token_files." + std::to_string(::getpid()) +
-                                         "." + std::to_string(counter++));
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  [[nodiscard]] fs::path operator/(const std::string& name) const { return path_ / name; }
-  [[nodiscard]] const fs::path& path() const noexcept { return path_; }
-
- private:
-  fs::path path_;
-};
 
 using Bytes = std::vector<unsigned char>;
 

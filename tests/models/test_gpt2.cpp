@@ -25,6 +25,7 @@ using est::Index;
 using est::Shape;
 using est::Tensor;
 using est::testing::random_tokens;
+using est::testing::randomise;
 using est::testing::relative_error;
 
 namespace {
@@ -32,21 +33,6 @@ namespace {
 constexpr est::Gpt2Config fd_config{.layers = 2, .heads = 2, .width = 16, .mlp_hidden = 64,
                                     .vocab = 50, .context = 16};
 
-/// Replaces every parameter with normal(0, 0.3) (LayerNorm weights around 1) so that every
-/// nonlinearity is exercised away from the near-linear regime of the GPT-2 initialisation.
-template <class Model>
-void randomise(Model& model, std::uint64_t seed) {
-  std::mt19937_64 gen(seed);
-  std::normal_distribution<double> normal(0.0, 0.3);
-  auto arena = model.parameter_arena();
-  for (const auto& spec : model.parameter_specs()) {
-    const bool ln_weight = spec.name.find("ln_") != std::string::npos &&
-                           spec.name.ends_with(".weight");
-    for (Index i = 0; i < spec.shape.numel(); ++i) {
-      arena[spec.offset + i] = (ln_weight ? 1.0 : 0.0) + normal(gen);
-    }
-  }
-}
 
 /// The GPT-2 forward pass written with the reference ops only; returns the mean loss and
 /// fills `logits` (B, T, V).

@@ -31,6 +31,7 @@ using est::Index;
 using est::Subnetwork;
 using est::Tensor;
 using est::testing::random_tokens;
+using est::testing::randomise;
 using est::testing::relative_error;
 
 namespace {
@@ -39,21 +40,6 @@ constexpr est::Gpt2Config cfg{.layers = 3, .heads = 4, .width = 16, .mlp_hidden 
                               .vocab = 32, .context = 8};
 constexpr est::SubnetworkShape shape = est::subnetwork_shape(cfg);
 
-/// Every parameter normal(0, 0.3) (LayerNorm weights around 1), so every path carries signal.
-template <class Model>
-void randomise(Model& model, std::uint64_t seed) {
-  std::mt19937_64 gen(seed);
-  std::normal_distribution<double> normal(0.0, 0.3);
-  auto arena = model.parameter_arena();
-  for (const auto& spec : model.parameter_specs()) {
-    const bool ln_weight = spec.name.find("ln_") != std::string::npos &&
-                           spec.name.ends_with(".weight");
-    for (Index i = 0; i < spec.shape.numel(); ++i) {
-      arena[spec.offset + i] = static_cast<typename Model::scalar_type>(
-          (ln_weight ? 1.0 : 0.0) + normal(gen));
-    }
-  }
-}
 
 /// The masked full model in double: returns the mean loss and fills the per-token losses.
 template <class Scalar>

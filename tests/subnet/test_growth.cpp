@@ -16,6 +16,9 @@
 
 #include "../support/test_support.hpp"
 
+using est::testing::to_vector;
+using est::testing::value_error_message;
+
 using est::Boundary;
 using est::Rates;
 using est::growth::Constant;
@@ -24,17 +27,6 @@ using est::growth::ThreeStage;
 
 namespace {
 
-/// The message of the value_error that `f` throws; fails the test when it throws nothing.
-template <class F>
-std::string value_error_message(F&& f) {
-  try {
-    f();
-  } catch (const est::value_error& e) {
-    return e.what();
-  }
-  FAIL("expected an est::value_error");
-  return {};
-}
 
 void check_rates_equal(const Rates& got, double layers, double heads, double neurons) {
   CHECK(got.layers == layers);

@@ -15,24 +15,15 @@
 
 #include "../support/test_support.hpp"
 
+using est::testing::to_vector;
+using est::testing::value_error_message;
+
 using est::Subnetwork;
 using est::SubnetworkShape;
 
 namespace {
 
-std::vector<int> to_vector(std::span<const int> s) { return {s.begin(), s.end()}; }
 
-/// The message of the value_error that `f` throws; fails the test when it throws nothing.
-template <class F>
-std::string value_error_message(F&& f) {
-  try {
-    f();
-  } catch (const est::value_error& e) {
-    return e.what();
-  }
-  FAIL("expected an est::value_error");
-  return {};
-}
 
 }  // namespace
 

@@ -2,15 +2,24 @@
 // Helpers shared by est's tests: random tensors from a generator independent of est's own RNG,
 // error metrics, and central finite differences.
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <limits>
 #include <random>
+#include <span>
+#include <string>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
+#include <est/core/error.hpp>
 #include <est/core/tensor.hpp>
 
 namespace est::testing {
@@ -105,6 +114,74 @@ template <class T>
 constexpr double tolerance() {
   return std::is_same_v<T, double> ? 1e-12 : 2e-5;
 }
+
+/// A copy of an index set, for comparing with ==.
+inline std::vector<int> to_vector(std::span<const int> s) { return {s.begin(), s.end()}; }
+
+/// The message of the value_error that `f` throws; fails the test when it throws nothing.
+template <class F>
+std::string value_error_message(F&& f) {
+  try {
+    f();
+  } catch (const est::value_error& e) {
+    return e.what();
+  }
+  FAIL("expected an est::value_error");
+  return {};
+}
+
+/// Replaces every parameter of `model` with normal(0, 0.3) (LayerNorm weights around 1), so that
+/// every nonlinearity is exercised away from the near-linear regime of the GPT-2 initialisation.
+template <class Model>
+void randomise(Model& model, std::uint64_t seed) {
+  std::mt19937_64 gen(seed);
+  std::normal_distribution<double> normal(0.0, 0.3);
+  auto arena = model.parameter_arena();
+  for (const auto& spec : model.parameter_specs()) {
+    const bool ln_weight = spec.name.find("ln_") != std::string::npos &&
+                           spec.name.ends_with(".weight");
+    for (Index i = 0; i < spec.shape.numel(); ++i) {
+      arena[spec.offset + i] = static_cast<typename Model::scalar_type>(
+          (ln_weight ? 1.0 : 0.0) + normal(gen));
+    }
+  }
+}
+
+/// A fresh directory under the system's temporary directory, removed with everything in it.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& tag = "test") {
+    static std::atomic<int> counter{0};
+    path_ = std::filesystem::temp_directory_path() /
+            ("est_" + tag + "." + std::to_string(::getpid()) + "." + std::to_string(counter++));
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::permissions(path_, std::filesystem::perms::owner_all,
+                                 std::filesystem::perm_options::add, ec);
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  [[nodiscard]] std::filesystem::path operator/(const std::string& name) const {
+    return path_ / name;
+  }
+  [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
+
+  /// Names of the entries in the directory.
+  [[nodiscard]] std::vector<std::string> entries() const {
+    std::vector<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(path_)) {
+      names.push_back(e.path().filename().string());
+    }
+    return names;
+  }
+
+ private:
+  std::filesystem::path path_;
+};
 
 }  // namespace est::testing
 
