@@ -259,3 +259,14 @@ TEST_CASE("writers refuse ids outside uint16 before touching the file", "[token_
   CHECK_FALSE(fs::exists(dir / "new.bin"));
   CHECK(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()) == 1);
 }
+
+TEST_CASE("detection reports a damaged llm.c magic instead of reading the header as tokens",
+          "[token_file][errors]") {
+  TempDir dir;
+  // Version 1 and a size matching the count, but the magic is off by one.
+  write_bytes(dir / "damaged.bin", llmc_bytes(20240521, 1, 3, {1, 2, 3}));
+  EST_CHECK_THROWS(TokenFile::open(dir / "damaged.bin"), est::io_error,
+                   "bad llm.c magic 20240521, expected 20240520");
+  // Forced raw, the same bytes are a (meaningless) token stream.
+  CHECK(TokenFile::open(dir / "damaged.bin", TokenFileFormat::raw_uint16).size() == 515);
+}

@@ -41,6 +41,12 @@ TEST_CASE("sample_token follows softmax(logits / temperature) restricted to the 
       }
     }
   }
+  // Ids past the tokenizer's vocabulary (padding rows) are never drawn.
+  for (int s = 0; s < 200; ++s) {
+    CHECK(est::sample_token<float>(logits, {.temperature = 2.0, .seed = 1, .vocab = 2},
+                                   std::uint64_t(s)) < 2);
+  }
+  CHECK(est::sample_token<float>(logits, {.temperature = 0, .vocab = 1}, 0) == 0);
   EST_CHECK_THROWS(est::sample_token<float>(logits, {.temperature = -1}, 0), est::value_error,
                    "temperature must be finite and >= 0");
 }

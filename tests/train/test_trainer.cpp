@@ -167,25 +167,27 @@ TEST_CASE("a crash while saving leaves the previous checkpoint loadable", "[chec
   run.trainer.step();
   const auto first = est::save_checkpoint(dir, run.trainer, {});
   run.trainer.step();
-  for (const char* stage : {"written", "synced", "renamed"}) {
-    INFO("crash after " << stage);
-    est::testing_hooks::atomic_write_fault = [stage](std::string_view s) {
-      if (s == stage) throw std::runtime_error("simulated crash");
+  // Three files, three stages each: crash at every one of the nine points.
+  for (int crash_at = 1; crash_at <= 9; ++crash_at) {
+    INFO("crash at write stage " << crash_at);
+    int calls = 0;
+    est::testing_hooks::atomic_write_fault = [&](std::string_view) {
+      if (++calls == crash_at) throw std::runtime_error("simulated crash");
     };
     CHECK_THROWS_WITH(est::save_checkpoint(dir, run.trainer, {}), "simulated crash");
     est::testing_hooks::atomic_write_fault = nullptr;
     REQUIRE(est::latest_checkpoint(dir) == first);
   }
   // What a real kill leaves: a hidden temporary directory. It is ignored, then cleaned up.
-  fs::create_directory(dir / ".step-00000002.tmp-1");
-  std::ofstream(dir / ".step-00000002.tmp-1" / "model.safetensors") << "partial";
+  fs::create_directory(dir / ".step-00000002.tmp-999999999");
+  std::ofstream(dir / ".step-00000002.tmp-999999999" / "model.safetensors") << "partial";
   CHECK(est::latest_checkpoint(dir) == first);
   Run resumed(10);
   est::load_checkpoint(first, resumed.trainer);
   CHECK(resumed.trainer.steps_done() == 1);
   const auto second = est::save_checkpoint(dir, run.trainer, {});
   CHECK(est::latest_checkpoint(dir) == second);
-  CHECK_FALSE(fs::exists(dir / ".step-00000002.tmp-1"));
+  CHECK_FALSE(fs::exists(dir / ".step-00000002.tmp-999999999"));
   CHECK_THROWS_AS(est::save_checkpoint(dir, run.trainer, {}), est::io_error);  // never overwrite
   fs::remove_all(dir);
 }
@@ -236,4 +238,63 @@ TEST_CASE("weight decay applies to the matrices only", "[trainer][adamw]") {
     decayed += spec.weight_decay;
   }
   CHECK(decayed == 2 + 4 * cfg.layers);  // wte, wpe; c_attn, attn c_proj, c_fc, mlp c_proj
+}
+
+TEST_CASE("pruning never removes the new checkpoint or a later one", "[checkpoint]") {
+  const fs::path dir = fresh_dir("prune");
+  {
+    Run other(30);  // another run's later checkpoints in the same directory
+    for (int i = 0; i < 12; ++i) other.trainer.step();
+    est::save_checkpoint(dir, other.trainer, {}, 0);
+  }
+  Run run(30);
+  for (int i = 0; i < 3; ++i) {
+    run.trainer.step();
+    est::save_checkpoint(dir, run.trainer, {}, 1);
+  }
+  CHECK(fs::exists(dir / "step-00000012"));
+  CHECK(fs::exists(dir / "step-00000003"));
+  CHECK_FALSE(fs::exists(dir / "step-00000002"));
+  CHECK_FALSE(fs::exists(dir / "step-00000001"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("damaged or non-finite checkpoints are refused before anything changes",
+          "[checkpoint]") {
+  const fs::path dir = fresh_dir("damaged");
+  Run run(10);
+  run.trainer.step();
+  const auto saved = est::save_checkpoint(dir, run.trainer, {});
+  // One flipped bit in the data section: the format cannot see it, the digest does.
+  {
+    std::fstream f(saved / "model.safetensors", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(-5, std::ios::end);
+    char c = 0;
+    f.get(c);
+    f.seekp(-5, std::ios::end);
+    f.put(static_cast<char>(c ^ 0x10));
+  }
+  Run fresh(10);
+  const auto p = fresh.model.parameter_arena();
+  const std::vector<float> before(p.data(), p.data() + p.numel());
+  EST_CHECK_THROWS(est::load_checkpoint(saved, fresh.trainer), est::io_error,
+                   "do not match the digest recorded in state.json");
+  CHECK(std::memcmp(p.data(), before.data(), sizeof(float) * before.size()) == 0);
+  CHECK(fresh.trainer.steps_done() == 0);
+  // Non-finite weights are never saved.
+  run.model.parameter_arena()[3] = std::numeric_limits<float>::infinity();
+  run.trainer.step();
+  EST_CHECK_THROWS(est::save_checkpoint(dir, run.trainer, {}), est::value_error,
+                   "refusing to save non-finite weights");
+  fs::remove_all(dir);
+}
+
+TEST_CASE("the trainer stops after too many non-finite steps in a row", "[trainer]") {
+  Run run(20);
+  run.trainer.set_after_backward([](std::int64_t, est::TensorView<float> grads) {
+    grads[0] = std::numeric_limits<float>::quiet_NaN();
+  });
+  for (int i = 0; i < 9; ++i) CHECK(run.trainer.step().skipped);
+  // Once only (EST_CHECK_THROWS would step twice).
+  CHECK_THROWS_WITH(run.trainer.step(), Catch::Matchers::Contains("10 steps in a row had a non-finite"));
 }

@@ -94,7 +94,13 @@ class TokenFile {
                       "\" is empty (a token file holds at least one token)");
     if (format == TokenFileFormat::detect) {
       const bool shard = bytes.size() >= 4 && detail::load_le_i32(bytes.data()) == llmc_magic;
-      format = shard ? TokenFileFormat::llmc : TokenFileFormat::raw_uint16;
+      // A file laid out like a shard (version 1, size matching the count) but with another
+      // magic is a damaged shard, not a raw stream: read as llm.c, it is reported as such.
+      const bool shard_shaped =
+          bytes.size() >= llmc_header_bytes && detail::load_le_i32(bytes.data() + 4) == llmc_version &&
+          detail::load_le_i32(bytes.data() + 8) > 0 &&
+          bytes.size() == llmc_header_bytes + 2 * std::uint64_t(detail::load_le_i32(bytes.data() + 8));
+      format = shard || shard_shaped ? TokenFileFormat::llmc : TokenFileFormat::raw_uint16;
     }
 
     std::span<const std::byte> tokens;

@@ -21,6 +21,7 @@ struct GenerationOptions {
   double temperature = 1.0;  // 0: always the most likely token
   int top_k = 0;             // sample among the k most likely tokens; 0: among all
   std::uint64_t seed = 0;
+  int vocab = 0;             // sample only ids below this (a tokenizer's size); 0: every id
 };
 
 /// The next token from `logits` (V) at sequence position `position`.
@@ -32,7 +33,12 @@ template <class T>
                        "sample_token: temperature must be finite and >= 0, got ",
                        options.temperature);
   require<value_error>(options.top_k >= 0, "sample_token: top_k must be >= 0, got ", options.top_k);
-  const auto V = static_cast<std::int32_t>(logits.size());
+  require<value_error>(options.vocab >= 0, "sample_token: vocab must be >= 0, got ", options.vocab);
+  // Ids past the tokenizer's vocabulary (a padded embedding's rows) are never drawn.
+  const auto V = static_cast<std::int32_t>(
+      options.vocab > 0 ? std::min<std::size_t>(logits.size(), std::size_t(options.vocab))
+                        : logits.size());
+  logits = logits.first(static_cast<std::size_t>(V));
   if (options.temperature == 0) {
     return static_cast<std::int32_t>(std::max_element(logits.begin(), logits.end()) -
                                      logits.begin());

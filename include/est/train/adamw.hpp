@@ -142,6 +142,9 @@ class AdamW {
   [[nodiscard]] TensorView<const std::int32_t> element_steps() const noexcept {
     return counts_.view();
   }
+  /// Forgets per-element step counts: every element has taken steps_taken() steps.
+  void clear_element_steps() noexcept { counts_ = Tensor<std::int32_t>(); }
+
   /// Restores per-element step counts from a checkpoint (frozen mode; each in [0, steps_taken()]).
   void set_element_steps(ConstView<std::int32_t> counts) {
     require<value_error>(config_.inactive == InactiveParameters::frozen,

@@ -9,14 +9,23 @@
 //
 // Writing is atomic: the files go to a hidden temporary directory `.step-00000100.tmp-<pid>`,
 // each fsynced, then the directory is renamed into place and its parent fsynced. A crash leaves
-// at most a hidden temporary directory, which loaders ignore and the next save removes. Nothing is
-// ever written over an existing file, so a checkpoint being read (memory-mapped) is never
-// modified. `keep_last` prunes older checkpoints after a successful save.
+// at most a hidden temporary directory, which loaders ignore and a later save removes (once its
+// process is gone). state.json records a digest of each file, checked on load, and weights must
+// be finite to be saved or loaded. Nothing is ever written over an existing file, so a
+// checkpoint being read (memory-mapped) is never modified. `keep_last` prunes older complete
+// checkpoints after a successful save, never the new one or a later one.
 //
 // Batches, subnetworks and learning rates are pure functions of (seed, step), so restoring the
 // weights, the optimizer and the step resumes a run bit for bit on the same thread count.
 
 #include <algorithm>
+#include <bit>
+#include <cerrno>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <charconv>
 #include <cstdint>
 #include <filesystem>
@@ -58,7 +67,7 @@ inline std::optional<std::int64_t> checkpoint_step(const std::filesystem::path& 
   const char* first = name.data() + 5;
   const char* last = name.data() + name.size();
   const auto [end, ec] = std::from_chars(first, last, step);
-  if (ec != std::errc() || end != last) return std::nullopt;
+  if (ec != std::errc() || end != last || step < 0 || *first == '-') return std::nullopt;
   return step;
 }
 
@@ -66,6 +75,43 @@ inline std::string checkpoint_name(std::int64_t step) {
   std::string digits = std::to_string(step);
   if (digits.size() < 8) digits.insert(0, 8 - digits.size(), '0');
   return "step-" + digits;
+}
+
+/// A 64-bit digest of a file's bytes (word-wise multiply-rotate, then an avalanche), stored in
+/// state.json so that a load notices a damaged data section, which the formats cannot.
+inline std::string file_digest(const std::filesystem::path& path) {
+  const MappedFile file(path);
+  const auto bytes = file.bytes();
+  std::uint64_t h = 0x6573742d636b7074ULL ^ bytes.size();
+  std::size_t i = 0;
+  for (; i + 8 <= bytes.size(); i += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, bytes.data() + i, 8);
+    h = std::rotl(h ^ (w * 0x9E3779B97F4A7C15ULL), 31) * 0xBF58476D1CE4E5B9ULL;
+  }
+  for (; i < bytes.size(); ++i) {
+    h = std::rotl(h ^ (std::uint64_t(bytes[i]) * 0x9E3779B97F4A7C15ULL), 31) * 0xBF58476D1CE4E5B9ULL;
+  }
+  h ^= h >> 33;
+  h *= 0xFF51AFD7ED558CCDULL;
+  h ^= h >> 33;
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(h));
+  return text;
+}
+
+/// Throws `Error` naming `what` unless every value is finite.
+template <class Error, class T>
+void require_finite(std::span<const T> values, const std::string& what) {
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    require<Error>(std::isfinite(values[i]), what, ": element ", i, " is ", values[i],
+                   " (not finite)");
+  }
+}
+
+/// Whether process `pid` still exists (so its temporary checkpoint is not stale).
+inline bool process_alive(long pid) {
+  return pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM);
 }
 
 inline nlohmann::json read_json(const std::filesystem::path& path) {
@@ -126,7 +172,9 @@ std::filesystem::path save_checkpoint(const std::filesystem::path& dir, Trainer&
   // Stale temporary directories are what a crash during an earlier save left behind.
   for (const auto& entry : fs::directory_iterator(dir, ec)) {
     const std::string name = entry.path().filename().string();
-    if (name.starts_with(".step-") && name.find(".tmp-") != std::string::npos) {
+    const auto tmp_at = name.find(".tmp-");
+    if (name.starts_with(".step-") && tmp_at != std::string::npos &&
+        !detail::process_alive(std::atol(name.c_str() + tmp_at + 5))) {
       fs::remove_all(entry.path(), ec);
     }
   }
@@ -135,6 +183,11 @@ std::filesystem::path save_checkpoint(const std::filesystem::path& dir, Trainer&
   fs::create_directory(tmp, ec);
   require<io_error>(!ec, "cannot write to checkpoint directory '", dir.string(), "': ",
                     ec.message());
+  {
+    const auto arena = trainer.model().parameter_arena();
+    detail::require_finite<value_error>(std::span<const T>(arena.data(), std::size_t(arena.numel())),
+                                        "save_checkpoint: refusing to save non-finite weights");
+  }
   try {
     auto& model = trainer.model();
     const auto arena = model.parameter_arena();
@@ -169,6 +222,9 @@ std::filesystem::path save_checkpoint(const std::filesystem::path& dir, Trainer&
           {"last", detail::flops_json(meter.last())},
           {"last_full", detail::flops_json(meter.last_full())}}},
         {"run", run},
+        {"files",
+         {{"model.safetensors", detail::file_digest(tmp / "model.safetensors")},
+          {"optimizer.safetensors", detail::file_digest(tmp / "optimizer.safetensors")}}},
         {"complete", true}};
     const std::string text = state.dump(2) + "\n";
     write_file_atomically(tmp / "state.json",
@@ -182,15 +238,20 @@ std::filesystem::path save_checkpoint(const std::filesystem::path& dir, Trainer&
     throw;
   }
   if (keep_last > 0) {
-    std::vector<std::pair<std::int64_t, fs::path>> all;
+    // Only complete checkpoints up to this one count; the one just written, and any later one
+    // (another run's), are never removed.
+    std::vector<std::pair<std::int64_t, fs::path>> older;
     for (const auto& entry : fs::directory_iterator(dir, ec)) {
-      if (const auto s = detail::checkpoint_step(entry.path()); s && entry.is_directory()) {
-        all.emplace_back(*s, entry.path());
+      const auto s = detail::checkpoint_step(entry.path());
+      if (s && *s < step && entry.is_directory() &&
+          fs::is_regular_file(entry.path() / "state.json")) {
+        older.emplace_back(*s, entry.path());
       }
     }
-    std::sort(all.begin(), all.end());
-    for (std::size_t i = 0; i + std::size_t(keep_last) < all.size(); ++i) {
-      fs::remove_all(all[i].second, ec);
+    std::sort(older.begin(), older.end());
+    const std::size_t keep_older = std::size_t(keep_last) - 1;
+    for (std::size_t i = 0; i + keep_older < older.size(); ++i) {
+      fs::remove_all(older[i].second, ec);
     }
   }
   return final_dir;
@@ -217,9 +278,17 @@ nlohmann::json load_checkpoint(const std::filesystem::path& path, Trainer& train
     auto& model = trainer.model();
     auto& opt = trainer.optimizer();
     const auto specs = model.parameter_specs();
-    // Read everything into buffers first, so a failure leaves the trainer as it was.
+    for (const char* name : {"model.safetensors", "optimizer.safetensors"}) {
+      const std::string stored = state.at("files").at(name).get<std::string>();
+      require<io_error>(detail::file_digest(path / name) == stored, (path / name).string(),
+                        ": the file's contents do not match the digest recorded in state.json "
+                        "(the file is damaged)");
+    }
+    // Read and check everything into buffers first, so a failure leaves the trainer as it was.
     std::vector<T> weights(std::size_t(model.parameter_arena().numel()));
     load_gpt2_safetensors(path / "model.safetensors", specs, std::span<T>(weights));
+    detail::require_finite<io_error>(std::span<const T>(weights),
+                                     (path / "model.safetensors").string() + ": a weight");
     const auto optimizer = SafetensorsFile::open(path / "optimizer.safetensors");
     std::vector<T> m(weights.size()), v(weights.size());
     optimizer.copy_to<T>("m", m);
@@ -237,10 +306,27 @@ nlohmann::json load_checkpoint(const std::filesystem::path& path, Trainer& train
         detail::flops_from(f.at("last_full")));
     const auto step = state.at("step").get<std::int64_t>();
     const auto non_finite = state.at("non_finite_steps").get<std::int64_t>();
+    const std::string optimizer_file = (path / "optimizer.safetensors").string();
+    detail::require_finite<io_error>(std::span<const T>(m), optimizer_file + ": a first moment");
+    detail::require_finite<io_error>(std::span<const T>(v), optimizer_file + ": a second moment");
+    require<io_error>(steps_taken >= 0 && steps_taken <= step, file, ": optimizer_steps ",
+                      steps_taken, " is outside [0, step = ", step, "]");
+    for (std::size_t i = 0; i < counts.size(); ++i) {
+      require<io_error>(counts[i] >= 0 && counts[i] <= steps_taken, optimizer_file,
+                        ": element_steps[", i, "] = ", counts[i], " is outside [0, ",
+                        steps_taken, "]");
+    }
+    try {
+      Trainer::check_restore(step, non_finite);
+    } catch (const value_error& e) {
+      fail<io_error>(file, ": ", e.what());
+    }
 
+    // Every check has passed: restore.
     std::copy(weights.begin(), weights.end(), model.parameter_arena().data());
     std::copy(m.begin(), m.end(), opt.first_moments().data());
     std::copy(v.begin(), v.end(), opt.second_moments().data());
+    opt.clear_element_steps();
     opt.set_steps_taken(steps_taken);
     if (!counts.empty()) {
       opt.set_element_steps(ConstView<std::int32_t>(

@@ -37,6 +37,7 @@ struct TrainerOptions {
   int micro_batches = 1;      // gradient accumulation: micro-batches per optimizer step
   double grad_clip = 1.0;     // global-norm limit; 0 turns clipping off
   OnNonFinite on_non_finite = OnNonFinite::skip;
+  int max_consecutive_non_finite = 10;  // skipped steps in a row before the run stops anyway
   Index eval_batches = 8;     // validation batches per evaluation (at most what the split holds)
 };
 
@@ -76,6 +77,9 @@ class Trainer {
     require<value_error>(std::isfinite(options.grad_clip) && options.grad_clip >= 0,
                          "Trainer: grad_clip must be finite and >= 0 (0 = off), got ",
                          options.grad_clip);
+    require<value_error>(options.max_consecutive_non_finite >= 1,
+                         "Trainer: max_consecutive_non_finite must be >= 1, got ",
+                         options.max_consecutive_non_finite);
     require<value_error>(options.eval_batches >= 1, "Trainer: eval_batches must be >= 1, got ",
                          options.eval_batches);
     require<value_error>(subnetworks_.shape() == subnetwork_shape(config),
@@ -104,11 +108,17 @@ class Trainer {
                       ? clip_grad_norm<scalar_type>(*ctx_, model_->gradient_arena(), options_.grad_clip)
                       : global_norm<scalar_type>(*ctx_, model_->gradient_arena());
     r.skipped = !std::isfinite(r.loss) || !std::isfinite(r.grad_norm);
+    consecutive_non_finite_ = r.skipped ? consecutive_non_finite_ + 1 : 0;
     if (r.skipped) {
       ++non_finite_steps_;
       require<value_error>(options_.on_non_finite == OnNonFinite::skip, "Trainer: step ", step_,
                            " has a non-finite loss (", r.loss, ") or gradient norm (",
                            r.grad_norm, "); stopping as on_non_finite = stop asks");
+      require<value_error>(consecutive_non_finite_ < options_.max_consecutive_non_finite,
+                           "Trainer: ", consecutive_non_finite_,
+                           " steps in a row had a non-finite loss or gradient norm (the last, step ",
+                           step_, ": loss ", r.loss, ", norm ", r.grad_norm,
+                           "); stopping: the weights or the data are broken");
     } else if (subnet.is_full()) {
       optimizer_.step(*ctx_, model_->parameter_arena(), model_->gradient_arena(), r.lr);
     } else {
@@ -148,12 +158,17 @@ class Trainer {
 
   /// Restores the counters of a checkpoint (the model and optimizer are restored separately).
   void restore(std::int64_t steps_done, std::int64_t non_finite_steps, const FlopsMeter& flops) {
-    require<value_error>(steps_done >= 0 && non_finite_steps >= 0 && non_finite_steps <= steps_done,
-                         "Trainer::restore: steps_done ", steps_done, " and non_finite_steps ",
-                         non_finite_steps, " are inconsistent");
+    check_restore(steps_done, non_finite_steps);
     step_ = steps_done;
     non_finite_steps_ = non_finite_steps;
     flops_ = flops;
+  }
+
+  /// Throws value_error unless restore() would accept these counters.
+  static void check_restore(std::int64_t steps_done, std::int64_t non_finite_steps) {
+    require<value_error>(steps_done >= 0 && non_finite_steps >= 0 && non_finite_steps <= steps_done,
+                         "Trainer::restore: steps_done ", steps_done, " and non_finite_steps ",
+                         non_finite_steps, " are inconsistent");
   }
 
   /// Test hook: called after every backward with the step and the gradient arena (tests use it
@@ -188,6 +203,7 @@ class Trainer {
   FlopsMeter flops_;
   std::int64_t step_ = 0;
   std::int64_t non_finite_steps_ = 0;
+  int consecutive_non_finite_ = 0;
   std::function<void(std::int64_t, TensorView<scalar_type>)> after_backward_;
 };
 
