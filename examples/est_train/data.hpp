@@ -91,14 +91,28 @@ struct Dataset {
   [[nodiscard]] const Tokens& val_source() const { return val ? *val : *train; }
 };
 
-inline Dataset load_dataset(const RunConfig& run, const Tokenizer& tokenizer, int vocab) {
+/// Token ids must be ids of the run's tokenizer (which fits the model's vocabulary).
+inline void check_ids(const Tokens& tokens, int vocab, const std::string& what, const RunConfig& run) {
+  try {
+    tokens.check_vocab(vocab, what);
+  } catch (const est::value_error& e) {
+    est::fail<est::value_error>(e.what(), " (the ", run.tokenizer, " tokenizer has ", vocab,
+                                " tokens", run.tokenizer == "byte" ? "; GPT-2 token files need "
+                                "--tokenizer gpt2 and a preset with GPT-2's vocabulary" : "",
+                                ")");
+  }
+}
+
+/// Training and validation tokens; ids are checked against the tokenizer's vocabulary.
+inline Dataset load_dataset(const RunConfig& run, const Tokenizer& tokenizer) {
+  const int vocab = tokenizer.vocab_size();
   Dataset d;
   d.name = run.data.empty() ? default_corpus : run.data;
   d.train.emplace(load_tokens(d.name, tokenizer));
-  d.train->check_vocab(vocab, d.name);
+  check_ids(*d.train, vocab, d.name, run);
   if (!run.val_data.empty()) {
     d.val.emplace(load_tokens(run.val_data, tokenizer));
-    d.val->check_vocab(vocab, run.val_data);
+    check_ids(*d.val, vocab, run.val_data, run);
     d.train_range = {0, d.train->size()};
     d.val_range = {0, d.val->size()};
   } else {

@@ -34,65 +34,70 @@ RunResult run_one(const RunConfig& run, const Invocation& inv, const std::string
   });
 }
 
+/// Adds every option; the ones that define the run (stored in checkpoints) go to `run_options`.
 void add_options(CLI::App& app, RunConfig& run, Invocation& inv, std::vector<double>& stage1,
-                 std::vector<double>& stage2) {
+                 std::vector<double>& stage2, std::vector<CLI::Option*>& run_options) {
+  auto add = [&](CLI::Option* o) {
+    run_options.push_back(o);
+    return o;
+  };
   std::vector<std::string> names;
   for (const auto& p : est_train::presets) names.emplace_back(p.name);
-  app.add_option("--preset", run.preset, "model preset (--list-presets)")
-      ->check(CLI::IsMember(names))->capture_default_str();
-  app.add_option("--schedule", run.schedule,
+  add(app.add_option("--preset", run.preset, "model preset (--list-presets)")
+      ->check(CLI::IsMember(names))->capture_default_str());
+  add(app.add_option("--schedule", run.schedule,
                  "baseline (full model), est (evolving subnetworks) or compare (both)")
-      ->check(CLI::IsMember({"baseline", "est", "compare"}))->capture_default_str();
-  app.add_option("--data", run.data,
+      ->check(CLI::IsMember({"baseline", "est", "compare"}))->capture_default_str());
+  add(app.add_option("--data", run.data,
                  std::string("training text (file or directory) or token file (.bin: llm.c "
-                             "shard or raw uint16); default: ") + est_train::default_corpus);
-  app.add_option("--val-data", run.val_data, "validation token/text file (default: the last "
-                 "--val-fraction of --data)");
-  app.add_option("--val-fraction", run.val_fraction, "held-out fraction of --data")
-      ->check(CLI::Range(0.001, 0.5))->capture_default_str();
-  app.add_option("--tokenizer", run.tokenizer, "byte or gpt2")
-      ->check(CLI::IsMember({"byte", "gpt2"}))->capture_default_str();
-  app.add_option("--gpt2-dir", run.gpt2_dir, "directory with GPT-2's encoder.json and vocab.bpe")
-      ->check(CLI::ExistingDirectory);
-  app.add_option("--steps", run.steps, "optimizer steps")->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  app.add_option("--batch", run.batch, "sequences per micro-batch")->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  app.add_option("--seq", run.seq, "tokens per sequence (default: the preset's context)")
-      ->check(CLI::PositiveNumber);
-  app.add_option("--micro-batches", run.micro_batches, "micro-batches per step (accumulation)")
-      ->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("--lr", run.lr, "peak learning rate")->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  app.add_option("--min-lr", run.min_lr, "final learning rate of the cosine decay")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
-  app.add_option("--warmup", run.warmup, "linear warmup steps (default: steps / 15)")
-      ->check(CLI::NonNegativeNumber);
-  app.add_option("--grad-clip", run.grad_clip, "global gradient-norm limit (0: off)")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
-  app.add_option("--weight-decay", run.weight_decay, "AdamW weight decay (matrices only)")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
-  app.add_option("--seed", run.seed, "seed of weights, batches and subnetworks")
-      ->capture_default_str();
-  app.add_option("--threads", run.threads, "CPU threads (0: all cores)")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
-  app.add_option("--eval-interval", run.eval_interval, "steps between validation losses (0: end only)")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
-  app.add_option("--eval-batches", run.eval_batches, "validation batches per evaluation")
-      ->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("--stage1", stage1, "EST stage 1 rates pL,pH,pM in (0, 1]")->delimiter(',')
-      ->expected(3)->check(CLI::Range(1e-9, 1.0));
-  app.add_option("--stage2", stage2, "EST stage 2 rates pH,pM in (0, 1] (every layer)")
-      ->delimiter(',')->expected(2)->check(CLI::Range(1e-9, 1.0));
-  app.add_option("--stage1-end", run.stage1_end, "end of stage 1, fraction of the run")
-      ->check(CLI::Range(0.0, 1.0))->capture_default_str();
-  app.add_option("--stage2-end", run.stage2_end, "end of stage 2, fraction of the run")
-      ->check(CLI::Range(0.0, 1.0))->capture_default_str();
-  app.add_option("--granularity", run.granularity, "round sampled neuron counts to a multiple")
-      ->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("--inactive", run.inactive, "optimizer treatment of parameters outside the "
+                             "shard or raw uint16); default: ") + est_train::default_corpus));
+  add(app.add_option("--val-data", run.val_data, "validation token/text file (default: the last "
+                 "--val-fraction of --data)"));
+  add(app.add_option("--val-fraction", run.val_fraction, "held-out fraction of --data")
+      ->check(CLI::Range(0.001, 0.5))->capture_default_str());
+  add(app.add_option("--tokenizer", run.tokenizer, "byte or gpt2")
+      ->check(CLI::IsMember({"byte", "gpt2"}))->capture_default_str());
+  add(app.add_option("--gpt2-dir", run.gpt2_dir, "directory with GPT-2's encoder.json and vocab.bpe")
+      ->check(CLI::ExistingDirectory));
+  add(app.add_option("--steps", run.steps, "optimizer steps")->check(CLI::PositiveNumber)
+      ->capture_default_str());
+  add(app.add_option("--batch", run.batch, "sequences per micro-batch")->check(CLI::PositiveNumber)
+      ->capture_default_str());
+  add(app.add_option("--seq", run.seq, "tokens per sequence (default: the preset's context)")
+      ->check(CLI::PositiveNumber));
+  add(app.add_option("--micro-batches", run.micro_batches, "micro-batches per step (accumulation)")
+      ->check(CLI::PositiveNumber)->capture_default_str());
+  add(app.add_option("--lr", run.lr, "peak learning rate")->check(CLI::PositiveNumber)
+      ->capture_default_str());
+  add(app.add_option("--min-lr", run.min_lr, "final learning rate of the cosine decay")
+      ->check(CLI::NonNegativeNumber)->capture_default_str());
+  add(app.add_option("--warmup", run.warmup, "linear warmup steps (default: steps / 15)")
+      ->check(CLI::NonNegativeNumber));
+  add(app.add_option("--grad-clip", run.grad_clip, "global gradient-norm limit (0: off)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str());
+  add(app.add_option("--weight-decay", run.weight_decay, "AdamW weight decay (matrices only)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str());
+  add(app.add_option("--seed", run.seed, "seed of weights, batches and subnetworks")
+      ->capture_default_str());
+  add(app.add_option("--threads", run.threads, "CPU threads (0: all cores)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str());
+  add(app.add_option("--eval-interval", run.eval_interval, "steps between validation losses (0: end only)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str());
+  add(app.add_option("--eval-batches", run.eval_batches, "validation batches per evaluation")
+      ->check(CLI::PositiveNumber)->capture_default_str());
+  add(app.add_option("--stage1", stage1, "EST stage 1 rates pL,pH,pM in (0, 1]")->delimiter(',')
+      ->expected(3)->check(CLI::Range(1e-9, 1.0)));
+  add(app.add_option("--stage2", stage2, "EST stage 2 rates pH,pM in (0, 1] (every layer)")
+      ->delimiter(',')->expected(2)->check(CLI::Range(1e-9, 1.0)));
+  add(app.add_option("--stage1-end", run.stage1_end, "end of stage 1, fraction of the run")
+      ->check(CLI::Range(0.0, 1.0))->capture_default_str());
+  add(app.add_option("--stage2-end", run.stage2_end, "end of stage 2, fraction of the run")
+      ->check(CLI::Range(0.0, 1.0))->capture_default_str());
+  add(app.add_option("--granularity", run.granularity, "round sampled neuron counts to a multiple")
+      ->check(CLI::PositiveNumber)->capture_default_str());
+  add(app.add_option("--inactive", run.inactive, "optimizer treatment of parameters outside the "
                  "subnetwork: frozen or zero-grad")
-      ->check(CLI::IsMember({"frozen", "zero-grad"}))->capture_default_str();
+      ->check(CLI::IsMember({"frozen", "zero-grad"}))->capture_default_str());
   app.add_option("--checkpoint-dir", inv.checkpoint_dir, "write checkpoints here (compare: one "
                  "subdirectory per run)");
   app.add_option("--checkpoint-interval", inv.checkpoint_interval, "steps between checkpoints "
@@ -120,42 +125,80 @@ int main(int argc, char** argv) {
   run.schedule = "compare";
   Invocation inv;
   std::vector<double> stage1, stage2;
-  add_options(app, run, inv, stage1, stage2);
+  std::vector<CLI::Option*> run_options;
+  add_options(app, run, inv, stage1, stage2, run_options);
   app.add_flag_callback("--list-presets", [] {
     std::printf("%s", est_train::preset_list().c_str());
     throw CLI::Success();
   }, "print the model presets and exit");
   CLI11_PARSE(app, argc, argv);
-  if (stage1.size() == 3) run.stage1 = {stage1[0], stage1[1], stage1[2]};
-  if (stage2.size() == 2) run.stage2 = {stage2[0], stage2[1]};
 
   try {
     namespace fs = std::filesystem;
-    est::require<est::value_error>(run.stage1_end <= run.stage2_end, "--stage1-end ",
-                                   run.stage1_end, " is after --stage2-end ", run.stage2_end);
+    const fs::path dir = inv.checkpoint_dir;
+    est::require<est::value_error>(inv.stop_after == 0 || !dir.empty(),
+                                   "--stop-after needs --checkpoint-dir (to resume from)");
     std::vector<RunResult> results;
-    if (run.schedule == "compare") {
-      for (const char* schedule : {"baseline", "est"}) {
-        RunConfig one = run;
-        one.schedule = schedule;
-        Invocation this_inv = inv;
-        if (!inv.metrics.empty() && results.size() == 1) this_inv.append_metrics = true;
-        const fs::path dir = inv.checkpoint_dir.empty() ? fs::path() : fs::path(inv.checkpoint_dir) / schedule;
-        // A comparison stopped during its baseline has no EST checkpoint yet: that run starts.
-        if (inv.resume && results.size() == 1 && !est::latest_checkpoint(dir)) this_inv.resume = false;
-        results.push_back(run_one(one, this_inv, schedule, dir));
-        est_train::print_summary(results.back());
-        if (results.back().stopped) return 0;
+    if (inv.resume) {
+      // A resumed run is the stored run: flags that would change it are refused, not ignored.
+      est::require<est::value_error>(!dir.empty(), "--resume needs --checkpoint-dir");
+      for (const CLI::Option* o : run_options) {
+        est::require<est::value_error>(o->count() == 0, "--resume continues the run stored in '",
+                                       dir.string(), "' with its own configuration; ",
+                                       o->get_name(), " cannot be changed (start a new run in "
+                                       "another directory instead)");
       }
-      est_train::print_comparison(results[0], results[1]);
+      if (const auto stored = est_train::stored_config(dir)) {
+        results.push_back(run_one(*stored, inv, stored->schedule, dir));
+        est_train::print_summary(results.back());
+      } else {
+        // A comparison: the baseline's stored configuration defines both runs.
+        const auto base = est_train::stored_config(dir / "baseline");
+        est::require<est::io_error>(base.has_value(), "--resume: no complete checkpoint in '",
+                                    dir.string(), "' or in its baseline/ and est/ subdirectories");
+        for (const char* schedule : {"baseline", "est"}) {
+          const fs::path sub = dir / schedule;
+          const auto own = est_train::stored_config(sub);
+          RunConfig one = own ? *own : *base;
+          one.schedule = schedule;
+          Invocation this_inv = inv;
+          this_inv.resume = own.has_value();
+          this_inv.append_metrics = results.size() == 1;
+          results.push_back(run_one(one, this_inv, schedule, sub));
+          est_train::print_summary(results.back());
+          if (results.back().stopped) return 0;
+        }
+        est_train::print_comparison(results[0], results[1]);
+      }
     } else {
-      results.push_back(run_one(run, inv, run.schedule, inv.checkpoint_dir));
-      est_train::print_summary(results.back());
+      if (stage1.size() == 3) run.stage1 = {stage1[0], stage1[1], stage1[2]};
+      if (stage2.size() == 2) run.stage2 = {stage2[0], stage2[1]};
+      est::require<est::value_error>(run.stage1_end <= run.stage2_end, "--stage1-end ",
+                                     run.stage1_end, " is after --stage2-end ", run.stage2_end);
+      if (!dir.empty()) est_train::prepare_checkpoint_dir(dir);
+      if (run.schedule == "compare") {
+        for (const char* schedule : {"baseline", "est"}) {
+          RunConfig one = run;
+          one.schedule = schedule;
+          Invocation this_inv = inv;
+          this_inv.append_metrics = results.size() == 1;
+          results.push_back(run_one(one, this_inv, schedule, dir.empty() ? dir : dir / schedule));
+          est_train::print_summary(results.back());
+          if (results.back().stopped) return 0;
+        }
+        est_train::print_comparison(results[0], results[1]);
+      } else {
+        results.push_back(run_one(run, inv, run.schedule, dir));
+        est_train::print_summary(results.back());
+      }
     }
     if (!inv.plot.empty() && !est_train::plot(inv.plot, results)) return 1;
     return 0;
   } catch (const est::error& e) {
     std::fprintf(stderr, "\nest-train: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "\nest-train: unexpected error: %s\n", e.what());
     return 1;
   }
 }

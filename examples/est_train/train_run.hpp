@@ -8,9 +8,12 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
+#include <est/io/atomic_file.hpp>
 #include <est/models/generate.hpp>
 #include <est/models/gpt2.hpp>
 #include <est/subnet/schedule.hpp>
@@ -29,7 +32,17 @@ struct ValPoint {
   double seconds = 0;         // cumulative training wall-clock
   double loss = 0;
 };
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(ValPoint, step, flops, seconds, loss)
+// JSON has no NaN: a non-finite loss is stored as null and read back as NaN.
+inline void to_json(nlohmann::json& j, const ValPoint& p) {
+  j = {{"step", p.step}, {"flops", p.flops}, {"seconds", p.seconds},
+       {"loss", std::isfinite(p.loss) ? nlohmann::json(p.loss) : nlohmann::json(nullptr)}};
+}
+inline void from_json(const nlohmann::json& j, ValPoint& p) {
+  p.step = j.at("step").get<std::int64_t>();
+  p.flops = j.at("flops").get<double>();
+  p.seconds = j.at("seconds").get<double>();
+  p.loss = j.at("loss").is_null() ? NAN : j.at("loss").get<double>();
+}
 
 struct RunResult {
   std::string label;
@@ -69,19 +82,68 @@ inline est::InactiveParameters inactive_of(const RunConfig& run) {
   return est::InactiveParameters::zero_grad;
 }
 
+/// The run configuration stored in the newest checkpoint of `dir`, or nullopt when there is
+/// none. Throws io_error naming state.json when it is malformed.
+inline std::optional<RunConfig> stored_config(const std::filesystem::path& dir) {
+  const auto latest = est::latest_checkpoint(dir);
+  if (!latest) return std::nullopt;
+  const auto file = *latest / "state.json";
+  try {
+    return nlohmann::json::parse(std::ifstream(file)).at("run").at("config").get<RunConfig>();
+  } catch (const nlohmann::json::exception& e) {
+    est::fail<est::io_error>(file.string(), ": missing or malformed run configuration: ", e.what());
+  }
+}
+
+/// Before a new run: creates the checkpoint directory, refuses one that already holds a run's
+/// checkpoints (resume it, or choose another directory), and proves it writable, so that a
+/// problem shows up now and not after training.
+inline void prepare_checkpoint_dir(const std::filesystem::path& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  est::require<est::io_error>(!ec && fs::is_directory(dir), "--checkpoint-dir: cannot create '",
+                              dir.string(), "': ", ec ? ec.message() : "not a directory");
+  for (const fs::path& d : {dir, dir / "baseline", dir / "est"}) {
+    est::require<est::io_error>(!est::latest_checkpoint(d), "--checkpoint-dir: '", d.string(),
+                                "' already holds checkpoints; continue that run with --resume, "
+                                "or choose another directory");
+  }
+  const fs::path probe = dir / ".est-train-write-probe";
+  try {
+    est::write_file_atomically(probe, std::span<const std::byte>());
+  } catch (const est::io_error& e) {
+    est::fail<est::io_error>("--checkpoint-dir: '", dir.string(), "' is not writable: ", e.what());
+  }
+  fs::remove(probe, ec);
+}
+
+/// Removes from a metrics file the lines of run `label` at step >= `from`.
+inline void drop_metrics_from(const std::string& path, const std::string& label, std::int64_t from) {
+  std::ifstream in(path);
+  if (!in) return;
+  std::string kept, line;
+  while (std::getline(in, line)) {
+    const auto j = nlohmann::json::parse(line, nullptr, false);
+    const bool drop = !j.is_discarded() && j.value("run", "") == label &&
+                      j.value("step", std::int64_t(-1)) >= from;
+    if (!drop) kept += line + '\n';
+  }
+  in.close();
+  est::write_file_atomically(path, std::as_bytes(std::span<const char>(kept.data(), kept.size())));
+}
+
+/// Trains `run`, resuming from the newest checkpoint of `checkpoint_dir` when inv.resume (the
+/// caller passes the configuration stored there).
 template <est::Gpt2Config Config>
 RunResult train_run(RunConfig run, const Invocation& inv, const std::string& label,
                     const std::filesystem::path& checkpoint_dir) {
   namespace fs = std::filesystem;
-  // A resumed run continues with the configuration it was started with.
   std::optional<fs::path> resume_from;
   if (inv.resume) {
-    est::require<est::value_error>(!checkpoint_dir.empty(), "--resume needs --checkpoint-dir");
     resume_from = est::latest_checkpoint(checkpoint_dir);
     est::require<est::io_error>(resume_from.has_value(), "--resume: no complete checkpoint in '",
                                 checkpoint_dir.string(), "'");
-    const auto state = nlohmann::json::parse(std::ifstream(*resume_from / "state.json"));
-    run = state.at("run").at("config").get<RunConfig>();
   }
   if (run.seq == 0) run.seq = Config.context;
   est::require<est::value_error>(run.seq >= 1 && run.seq <= Config.context, "--seq ", run.seq,
@@ -91,11 +153,12 @@ RunResult train_run(RunConfig run, const Invocation& inv, const std::string& lab
                                  " tokenizer's ", tokenizer.vocab_size(),
                                  " tokens do not fit preset '", run.preset, "' (vocabulary ",
                                  Config.vocab, ")");
-  const Dataset data = load_dataset(run, tokenizer, Config.vocab);
+  const Dataset data = load_dataset(run, tokenizer);
   const est::BatchSampler<Tokens> train(*data.train, data.train_range, run.batch, run.seq,
                                         run.seed, data.name + " (training split)");
-  const est::BatchSampler<Tokens> val(data.val_source(), data.val_range, run.batch, run.seq,
-                                      run.seed, data.name + " (validation split)");
+  const est::BatchSampler<Tokens> val(
+      data.val_source(), data.val_range, run.batch, run.seq, run.seed,
+      run.val_data.empty() ? data.name + " (validation split)" : run.val_data);
 
   const est::Context<est::cpu> ctx(run.threads > 0 ? run.threads
                                                    : est::Context<est::cpu>::default_threads());
@@ -114,10 +177,17 @@ RunResult train_run(RunConfig run, const Invocation& inv, const std::string& lab
 
   RunResult result;
   result.label = label;
+  std::vector<double> recent;  // finite training losses of the last steps
   if (resume_from) {
     const nlohmann::json stored = est::load_checkpoint(*resume_from, trainer);
-    result.seconds = stored.at("seconds").get<double>();
-    result.curve = stored.at("curve").get<std::vector<ValPoint>>();
+    try {
+      result.seconds = stored.at("seconds").get<double>();
+      result.curve = stored.at("curve").get<std::vector<ValPoint>>();
+      recent = stored.at("recent").get<std::vector<double>>();
+    } catch (const nlohmann::json::exception& e) {
+      est::fail<est::io_error>((*resume_from / "state.json").string(),
+                               ": missing or malformed run progress: ", e.what());
+    }
     if (!inv.quiet) {
       std::printf("[%s] resumed from %s at step %lld\n", label.c_str(), resume_from->c_str(),
                   static_cast<long long>(trainer.steps_done()));
@@ -134,6 +204,9 @@ RunResult train_run(RunConfig run, const Invocation& inv, const std::string& lab
 
   std::ofstream metrics;
   if (!inv.metrics.empty()) {
+    // A resumed run first drops its own lines from the checkpoint's step on (steps that ran
+    // after the checkpoint and run again now).
+    if (resume_from) drop_metrics_from(inv.metrics, label, trainer.steps_done());
     metrics.open(inv.metrics, resume_from || inv.append_metrics ? std::ios::app : std::ios::trunc);
     est::require<est::io_error>(static_cast<bool>(metrics), "--metrics: cannot write '",
                                 inv.metrics, "'");
@@ -141,7 +214,8 @@ RunResult train_run(RunConfig run, const Invocation& inv, const std::string& lab
   auto save = [&] {
     if (checkpoint_dir.empty()) return;
     est::save_checkpoint(checkpoint_dir, trainer,
-                         {{"config", run}, {"seconds", result.seconds}, {"curve", result.curve}},
+                         {{"config", run}, {"seconds", result.seconds}, {"curve", result.curve},
+                          {"recent", recent}},
                          inv.keep_checkpoints);
   };
   auto evaluate = [&] {
@@ -152,7 +226,6 @@ RunResult train_run(RunConfig run, const Invocation& inv, const std::string& lab
 
   Progress progress(label, trainer.steps_done(), run.steps,
                     run.batch * run.seq * run.micro_batches, inv.quiet);
-  std::vector<double> recent;  // finite training losses of the last steps
   if (trainer.steps_done() == 0) evaluate();
   while (trainer.steps_done() < run.steps) {
     const est::StepReport r = trainer.step();
@@ -200,7 +273,8 @@ RunResult train_run(RunConfig run, const Invocation& inv, const std::string& lab
     const auto prompt = tokenizer.encode(inv.prompt);
     if (!prompt.empty()) {
       const auto ids = est::generate(model, prompt, inv.sample_tokens,
-                                     {.temperature = 0.8, .top_k = 40, .seed = run.seed});
+                                     {.temperature = 0.8, .top_k = 40, .seed = run.seed,
+                                      .vocab = tokenizer.vocab_size()});
       result.sample = tokenizer.decode(ids);
     }
   }
