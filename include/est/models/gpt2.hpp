@@ -33,7 +33,6 @@
 #include "est/models/gpt2_activations.hpp"
 #include "est/models/gpt2_block.hpp"
 #include "est/models/gpt2_parameters.hpp"
-#include "est/subnet/flops.hpp"
 #include "est/subnet/subnetwork.hpp"
 
 namespace est {
