@@ -31,7 +31,10 @@
 
 #include "../support/test_support.hpp"
 
+using est::testing::Bytes;
+using est::testing::read_bytes;
 using est::testing::TempDir;
+using est::testing::write_bytes;
 
 namespace fs = std::filesystem;
 using Catch::Matchers::Contains;
@@ -41,17 +44,6 @@ using est::SafetensorsFile;
 namespace {
 
 
-using Bytes = std::vector<unsigned char>;
-
-Bytes read_bytes(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return Bytes(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-void write_bytes(const fs::path& path, const Bytes& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
-}
 
 /// A file as the format defines it: 8-byte little-endian `length`, `header`, `data`.
 Bytes assemble(std::uint64_t length, const std::string& header, const Bytes& data) {

@@ -19,7 +19,10 @@
 
 #include "../support/test_support.hpp"
 
+using est::testing::Bytes;
+using est::testing::read_bytes;
 using est::testing::TempDir;
+using est::testing::write_bytes;
 
 namespace fs = std::filesystem;
 using est::TokenFile;
@@ -28,17 +31,6 @@ using est::TokenFileFormat;
 namespace {
 
 
-using Bytes = std::vector<unsigned char>;
-
-Bytes read_bytes(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return Bytes(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-void write_bytes(const fs::path& path, const Bytes& bytes) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
-}
 
 void append_le32(Bytes& b, std::uint32_t v) {
   for (int i = 0; i < 4; ++i) b.push_back(static_cast<unsigned char>(v >> (8 * i)));

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <limits>
 #include <random>
 #include <span>
@@ -145,6 +146,20 @@ void randomise(Model& model, std::uint64_t seed) {
           (ln_weight ? 1.0 : 0.0) + normal(gen));
     }
   }
+}
+
+using Bytes = std::vector<unsigned char>;
+
+/// The whole contents of a file (empty when it cannot be read).
+inline Bytes read_bytes(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return Bytes(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+/// Replaces a file's contents with `bytes`.
+inline void write_bytes(const std::filesystem::path& path, const Bytes& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
 }
 
 /// A fresh directory under the system's temporary directory, removed with everything in it.

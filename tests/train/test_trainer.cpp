@@ -63,14 +63,6 @@ struct Run {
                 {.micro_batches = 2, .grad_clip = 1.0}) {}
 };
 
-/// A fresh, empty directory under the system's temporary directory.
-fs::path fresh_dir(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("est-test-" + name + "-" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
-
 bool same_bits(est::TensorView<const float> a, est::TensorView<const float> b) {
   return a.numel() == b.numel() &&
          std::memcmp(a.data(), b.data(), sizeof(float) * std::size_t(a.numel())) == 0;
@@ -105,7 +97,8 @@ TEST_CASE("a resumed run is bit for bit the straight run, across stage boundarie
   }
   for (const std::int64_t k : {4, 6, 9}) {  // at a boundary, inside stage 2, inside stage 3
     INFO("checkpoint after " << k << " steps");
-    const fs::path dir = fresh_dir("resume");
+    const est::testing::TempDir temp("resume");
+  const fs::path dir = temp.path();
     {
       Run first(total);
       for (std::int64_t i = 0; i < k; ++i) first.trainer.step();
@@ -126,7 +119,6 @@ TEST_CASE("a resumed run is bit for bit the straight run, across stage boundarie
     CHECK(same_bits(second.trainer.optimizer().first_moments(),
                     straight.trainer.optimizer().first_moments()));
     CHECK(second.trainer.flops().total() == straight.trainer.flops().total());
-    fs::remove_all(dir);
   }
 }
 
@@ -162,7 +154,8 @@ TEST_CASE("a non-finite gradient skips the update or stops the run", "[trainer]"
 }
 
 TEST_CASE("a crash while saving leaves the previous checkpoint loadable", "[checkpoint]") {
-  const fs::path dir = fresh_dir("crash");
+  const est::testing::TempDir temp("crash");
+  const fs::path dir = temp.path();
   Run run(10);
   run.trainer.step();
   const auto first = est::save_checkpoint(dir, run.trainer, {});
@@ -189,11 +182,11 @@ TEST_CASE("a crash while saving leaves the previous checkpoint loadable", "[chec
   CHECK(est::latest_checkpoint(dir) == second);
   CHECK_FALSE(fs::exists(dir / ".step-00000002.tmp-999999999"));
   CHECK_THROWS_AS(est::save_checkpoint(dir, run.trainer, {}), est::io_error);  // never overwrite
-  fs::remove_all(dir);
 }
 
 TEST_CASE("checkpoints keep the newest N and refuse another configuration", "[checkpoint]") {
-  const fs::path dir = fresh_dir("keep");
+  const est::testing::TempDir temp("keep");
+  const fs::path dir = temp.path();
   Run run(10);
   for (int i = 0; i < 4; ++i) {
     run.trainer.step();
@@ -224,7 +217,6 @@ TEST_CASE("checkpoints keep the newest N and refuse another configuration", "[ch
 
   std::ofstream(dir / "step-00000004" / "state.json") << "{ not json";
   CHECK(est::latest_checkpoint(dir) == dir / "step-00000003");  // falls back
-  fs::remove_all(dir);
 }
 
 TEST_CASE("weight decay applies to the matrices only", "[trainer][adamw]") {
@@ -241,7 +233,8 @@ TEST_CASE("weight decay applies to the matrices only", "[trainer][adamw]") {
 }
 
 TEST_CASE("pruning never removes the new checkpoint or a later one", "[checkpoint]") {
-  const fs::path dir = fresh_dir("prune");
+  const est::testing::TempDir temp("prune");
+  const fs::path dir = temp.path();
   {
     Run other(30);  // another run's later checkpoints in the same directory
     for (int i = 0; i < 12; ++i) other.trainer.step();
@@ -256,12 +249,12 @@ TEST_CASE("pruning never removes the new checkpoint or a later one", "[checkpoin
   CHECK(fs::exists(dir / "step-00000003"));
   CHECK_FALSE(fs::exists(dir / "step-00000002"));
   CHECK_FALSE(fs::exists(dir / "step-00000001"));
-  fs::remove_all(dir);
 }
 
 TEST_CASE("damaged or non-finite checkpoints are refused before anything changes",
           "[checkpoint]") {
-  const fs::path dir = fresh_dir("damaged");
+  const est::testing::TempDir temp("damaged");
+  const fs::path dir = temp.path();
   Run run(10);
   run.trainer.step();
   const auto saved = est::save_checkpoint(dir, run.trainer, {});
@@ -286,7 +279,6 @@ TEST_CASE("damaged or non-finite checkpoints are refused before anything changes
   run.trainer.step();
   EST_CHECK_THROWS(est::save_checkpoint(dir, run.trainer, {}), est::value_error,
                    "refusing to save non-finite weights");
-  fs::remove_all(dir);
 }
 
 TEST_CASE("the trainer stops after too many non-finite steps in a row", "[trainer]") {

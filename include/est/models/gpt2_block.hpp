@@ -27,23 +27,68 @@
 namespace est {
 
 /// Packed parameters and gradients of the active slices of one half-block, reused by every
-/// layer (each half gathers what it needs when it runs). Buffers only grow.
+/// layer (each half gathers what it needs when it runs, forward and again backward, instead of
+/// keeping packed copies per layer). Buffers only grow.
 template <class T>
 class SliceWorkspace {
  public:
   std::vector<Index> columns;  // active columns of the first projection (QKV or W_fc)
   std::vector<Index> rows;     // active rows of the second projection (W_O or W_proj)
 
-  /// Views of the packed buffers for a first projection (in, k), its bias (k) and a second
-  /// projection (k, out).
-  MatrixView<T> weight_in(Index in, Index k) { return get(weight_in_, in, k); }
-  MatrixView<T> bias_in(Index k) { return get(bias_in_, 1, k); }
-  MatrixView<T> weight_out(Index k, Index out) { return get(weight_out_, k, out); }
-  MatrixView<T> grad_weight_in(Index in, Index k) { return zeroed(grad_weight_in_, in, k); }
-  MatrixView<T> grad_bias_in(Index k) { return zeroed(grad_bias_in_, 1, k); }
-  MatrixView<T> grad_weight_out(Index k, Index out) { return zeroed(grad_weight_out_, k, out); }
+  // The two projections of a sliced half, each a gather, a linear op on the packed matrix and
+  // (backward) a scatter-add of the packed gradients. Shapes: N rows, I inputs, O outputs,
+  // k = the number of selected columns (first projection) or rows (second projection).
+
+  /// First projection: out (N, k) = in (N, I) · weight[:, columns] + bias[columns].
+  void forward_columns(const Context<cpu>& c, MatrixView<T> out, ConstMatrix<T> in,
+                       ConstMatrix<T> weight, ConstView<T> bias) {
+    const Index k = std::ssize(columns);
+    auto w = get(weight_in_, weight.rows(), k);
+    auto b = get(bias_in_, 1, k);
+    gather_columns<T>(c, w, weight, columns);
+    gather_columns<T>(c, b, as_row(bias), columns);
+    linear_forward<T>(c, out, in, w, TensorView<T>(b.data(), {k}));
+  }
+
+  /// Its backward: d_in (N, I) written; d_weight[:, columns] and d_bias[columns] +=.
+  void backward_columns(const Context<cpu>& c, MatrixView<T> d_in, MatrixView<T> d_weight,
+                        TensorView<T> d_bias, ConstMatrix<T> d_out, ConstMatrix<T> in,
+                        ConstMatrix<T> weight) {
+    const Index k = std::ssize(columns);
+    auto w = get(weight_in_, weight.rows(), k);
+    gather_columns<T>(c, w, weight, columns);
+    auto g_w = zeroed(grad_weight_in_, weight.rows(), k);
+    auto g_b = zeroed(grad_bias_in_, 1, k);
+    linear_backward<T>(c, d_in, g_w, TensorView<T>(g_b.data(), {k}), d_out, in, w);
+    scatter_add_columns<T>(c, d_weight, g_w, columns);
+    scatter_add_columns<T>(c, as_row(d_bias), g_b, columns);
+  }
+
+  /// Second projection: out (N, O) = scale · in (N, k) · weight[rows, :] + bias (unscaled).
+  void forward_rows(const Context<cpu>& c, MatrixView<T> out, ConstMatrix<T> in,
+                    ConstMatrix<T> weight, ConstView<T> bias, T scale) {
+    auto w = get(weight_out_, std::ssize(rows), weight.cols());
+    gather_rows<T>(c, w, weight, rows);
+    linear_forward<T>(c, out, in, w, bias, scale);
+  }
+
+  /// Its backward: d_in (N, k) written; d_weight[rows, :] and d_bias +=.
+  void backward_rows(const Context<cpu>& c, MatrixView<T> d_in, MatrixView<T> d_weight,
+                     TensorView<T> d_bias, ConstMatrix<T> d_out, ConstMatrix<T> in,
+                     ConstMatrix<T> weight, T scale) {
+    const Index k = std::ssize(rows);
+    auto w = get(weight_out_, k, weight.cols());
+    gather_rows<T>(c, w, weight, rows);
+    auto g_w = zeroed(grad_weight_out_, k, weight.cols());
+    linear_backward<T>(c, d_in, g_w, d_bias, d_out, in, w, scale);
+    scatter_add_rows<T>(c, d_weight, g_w, rows);
+  }
 
  private:
+  template <class U>
+  static MatrixView<U> as_row(TensorView<U> v) {
+    return {v.data(), 1, v.numel()};
+  }
   static MatrixView<T> get(Tensor<T>& buffer, Index rows, Index cols) {
     if (buffer.numel() < rows * cols) buffer = Tensor<T>({rows * cols});
     return {buffer.data(), rows, cols};
@@ -82,11 +127,6 @@ inline void neuron_indices(std::span<const int> neurons, std::vector<Index>& col
   rows = columns;
 }
 
-template <class T>
-MatrixView<T> as_row(TensorView<T> v) {
-  return {v.data(), 1, v.numel()};
-}
-
 }  // namespace detail
 
 /// Attention half, forward: branch (N, C) = attention output projection of ln_1 (N, C) over
@@ -106,18 +146,13 @@ void gpt2_attention_forward(const Context<cpu>& c, MatrixView<T> branch, ConstMa
   }
   const Index d = C / H, hd = h * d;
   detail::head_indices(heads, C, d, ws.columns, ws.rows);
-  auto w_qkv = ws.weight_in(C, 3 * hd);
-  auto b_qkv = ws.bias_in(3 * hd);
-  gather_columns<T>(c, w_qkv, w.attn_weight.matrix(), ws.columns);
-  gather_columns<T>(c, b_qkv, detail::as_row(w.attn_bias), ws.columns);
   TensorView<T> qkv(la.qkv.data(), {B, T_, 3 * hd});
   TensorView<T> probs(la.probs.data(), {B, h, T_, T_});
   TensorView<T> attn(la.attn.data(), {B, T_, hd});
-  linear_forward<T>(c, qkv.matrix(N), ln_1, w_qkv, TensorView<T>(b_qkv.data(), {3 * hd}));
+  ws.forward_columns(c, qkv.matrix(N), ln_1, w.attn_weight.matrix(), w.attn_bias);
   attention_forward<T>(c, attn, probs, qkv, h);
-  auto w_o = ws.weight_out(hd, C);
-  gather_rows<T>(c, w_o, w.attn_proj_weight.matrix(), ws.rows);
-  linear_forward<T>(c, branch, attn.matrix(N), w_o, w.attn_proj_bias, T(H) / T(h));
+  ws.forward_rows(c, branch, attn.matrix(N), w.attn_proj_weight.matrix(), w.attn_proj_bias,
+                  T(H) / T(h));
 }
 
 /// Attention half, backward: d_ln (N, C) (written) from d_branch (N, C); adds the gradients of
@@ -145,23 +180,11 @@ void gpt2_attention_backward(const Context<cpu>& c, MatrixView<T> d_ln, ConstMat
   TensorView<T> d_attn(a.d_attn.data(), {B, T_, hd});
   TensorView<T> d_qkv(a.d_qkv.data(), {B, T_, 3 * hd});
 
-  auto w_o = ws.weight_out(hd, C);
-  gather_rows<T>(c, w_o, w.attn_proj_weight.matrix(), ws.rows);
-  auto g_o = ws.grad_weight_out(hd, C);
-  linear_backward<T>(c, d_attn.matrix(N), g_o, g.attn_proj_bias, d_branch, attn.matrix(N), w_o,
-                     T(H) / T(h));
-  scatter_add_rows<T>(c, g.attn_proj_weight.matrix(), g_o, ws.rows);
-
+  ws.backward_rows(c, d_attn.matrix(N), g.attn_proj_weight.matrix(), g.attn_proj_bias, d_branch,
+                   attn.matrix(N), w.attn_proj_weight.matrix(), T(H) / T(h));
   attention_backward<T>(c, d_qkv, d_attn, qkv, probs, h);
-
-  auto w_qkv = ws.weight_in(C, 3 * hd);
-  gather_columns<T>(c, w_qkv, w.attn_weight.matrix(), ws.columns);
-  auto g_qkv = ws.grad_weight_in(C, 3 * hd);
-  auto g_b = ws.grad_bias_in(3 * hd);
-  linear_backward<T>(c, d_ln, g_qkv, TensorView<T>(g_b.data(), {3 * hd}), d_qkv.matrix(N), ln_1,
-                     w_qkv);
-  scatter_add_columns<T>(c, g.attn_weight.matrix(), g_qkv, ws.columns);
-  scatter_add_columns<T>(c, detail::as_row(g.attn_bias), g_b, ws.columns);
+  ws.backward_columns(c, d_ln, g.attn_weight.matrix(), g.attn_bias, d_qkv.matrix(N), ln_1,
+                      w.attn_weight.matrix());
 }
 
 /// MLP half, forward: branch (N, C) from ln_2 (N, C) over `neurons` of M. Saves fc and fc_gelu.
@@ -170,7 +193,7 @@ void gpt2_mlp_forward(const Context<cpu>& c, MatrixView<T> branch, ConstMatrix<T
                       Gpt2LayerActivations<T>& la, const Gpt2LayerTensors<T>& w,
                       std::span<const int> neurons, Index M, Index B, Index T_,
                       SliceWorkspace<T>& ws) {
-  const Index N = B * T_, C = ln_2.cols(), m = std::ssize(neurons);
+  const Index N = B * T_, m = std::ssize(neurons);
   if (m == M) {
     linear_forward<T>(c, la.fc.view().matrix(N), ln_2, w.fc_weight.matrix(), w.fc_bias);
     gelu_forward<T>(c, la.fc_gelu, la.fc);
@@ -179,17 +202,12 @@ void gpt2_mlp_forward(const Context<cpu>& c, MatrixView<T> branch, ConstMatrix<T
     return;
   }
   detail::neuron_indices(neurons, ws.columns, ws.rows);
-  auto w_fc = ws.weight_in(C, m);
-  auto b_fc = ws.bias_in(m);
-  gather_columns<T>(c, w_fc, w.fc_weight.matrix(), ws.columns);
-  gather_columns<T>(c, b_fc, detail::as_row(w.fc_bias), ws.columns);
   TensorView<T> fc(la.fc.data(), {B, T_, m});
   TensorView<T> fc_gelu(la.fc_gelu.data(), {B, T_, m});
-  linear_forward<T>(c, fc.matrix(N), ln_2, w_fc, TensorView<T>(b_fc.data(), {m}));
+  ws.forward_columns(c, fc.matrix(N), ln_2, w.fc_weight.matrix(), w.fc_bias);
   gelu_forward<T>(c, fc_gelu, fc);
-  auto w_proj = ws.weight_out(m, C);
-  gather_rows<T>(c, w_proj, w.fc_proj_weight.matrix(), ws.rows);
-  linear_forward<T>(c, branch, fc_gelu.matrix(N), w_proj, w.fc_proj_bias, T(M) / T(m));
+  ws.forward_rows(c, branch, fc_gelu.matrix(N), w.fc_proj_weight.matrix(), w.fc_proj_bias,
+                  T(M) / T(m));
 }
 
 /// MLP half, backward: d_ln (N, C) (written) from d_branch (N, C); adds the gradients of the
@@ -200,7 +218,7 @@ void gpt2_mlp_backward(const Context<cpu>& c, MatrixView<T> d_ln, ConstMatrix<T>
                        const Gpt2LayerTensors<T>& w, const Gpt2LayerTensors<T>& g,
                        std::span<const int> neurons, Index M, Index B, Index T_,
                        Gpt2Activations<T>& a, SliceWorkspace<T>& ws) {
-  const Index N = B * T_, C = ln_2.cols(), m = std::ssize(neurons);
+  const Index N = B * T_, m = std::ssize(neurons);
   if (m == M) {
     linear_backward<T>(c, a.d_fc_gelu.view().matrix(N), g.fc_proj_weight.matrix(), g.fc_proj_bias,
                        d_branch, la.fc_gelu.view().matrix(N), w.fc_proj_weight.matrix());
@@ -215,22 +233,11 @@ void gpt2_mlp_backward(const Context<cpu>& c, MatrixView<T> d_ln, ConstMatrix<T>
   TensorView<T> d_fc(a.d_fc.data(), {B, T_, m});
   TensorView<T> d_fc_gelu(a.d_fc_gelu.data(), {B, T_, m});
 
-  auto w_proj = ws.weight_out(m, C);
-  gather_rows<T>(c, w_proj, w.fc_proj_weight.matrix(), ws.rows);
-  auto g_proj = ws.grad_weight_out(m, C);
-  linear_backward<T>(c, d_fc_gelu.matrix(N), g_proj, g.fc_proj_bias, d_branch, fc_gelu.matrix(N),
-                     w_proj, T(M) / T(m));
-  scatter_add_rows<T>(c, g.fc_proj_weight.matrix(), g_proj, ws.rows);
-
+  ws.backward_rows(c, d_fc_gelu.matrix(N), g.fc_proj_weight.matrix(), g.fc_proj_bias, d_branch,
+                   fc_gelu.matrix(N), w.fc_proj_weight.matrix(), T(M) / T(m));
   gelu_backward<T>(c, d_fc, fc, d_fc_gelu);
-
-  auto w_fc = ws.weight_in(C, m);
-  gather_columns<T>(c, w_fc, w.fc_weight.matrix(), ws.columns);
-  auto g_fc = ws.grad_weight_in(C, m);
-  auto g_b = ws.grad_bias_in(m);
-  linear_backward<T>(c, d_ln, g_fc, TensorView<T>(g_b.data(), {m}), d_fc.matrix(N), ln_2, w_fc);
-  scatter_add_columns<T>(c, g.fc_weight.matrix(), g_fc, ws.columns);
-  scatter_add_columns<T>(c, detail::as_row(g.fc_bias), g_b, ws.columns);
+  ws.backward_columns(c, d_ln, g.fc_weight.matrix(), g.fc_bias, d_fc.matrix(N), ln_2,
+                      w.fc_weight.matrix());
 }
 
 }  // namespace est
