@@ -19,8 +19,8 @@ namespace est {
 template <class Device>
 class Context {
   static_assert(detail::dependent_false<Device>,
-                "est: no execution context for this device. The CUDA backend is not part of "
-                "this version of est; use est::cpu.");
+                "est: no execution context for this device. For est::cuda, include "
+                "\"est/backend/cuda.cuh\" in a .cu file compiled by nvcc and link est::cuda.");
 };
 
 /// CPU context: how many threads est's ops split their work over.

@@ -37,6 +37,16 @@ class TensorView {
     requires std::is_same_v<const U, T> && (!std::is_same_v<U, T>)
   TensorView(const TensorView<U, Device>& other) : data_(other.data()), shape_(other.shape()) {}
 
+  /// A view of another device's memory never converts: passing one is a readable error.
+  template <class U, class Other>
+    requires(!std::is_same_v<Other, Device>)
+  TensorView(const TensorView<U, Other>&) {
+    static_assert(detail::dependent_false<U, Other>,
+                  "est: a tensor of one device was passed where a tensor of another device is "
+                  "expected (a CPU tensor to a CUDA op, or the reverse); copy it across with "
+                  "est::copy first");
+  }
+
   [[nodiscard]] T* data() const noexcept { return data_; }
   [[nodiscard]] const Shape& shape() const noexcept { return shape_; }
   [[nodiscard]] int rank() const noexcept { return shape_.rank(); }
@@ -89,6 +99,16 @@ class MatrixView {
     requires std::is_same_v<const U, T> && (!std::is_same_v<U, T>)
   MatrixView(const MatrixView<U, Device>& other)
       : data_(other.data()), rows_(other.rows()), cols_(other.cols()), stride_(other.stride()) {}
+
+  /// A view of another device's memory never converts (see TensorView).
+  template <class U, class Other>
+    requires(!std::is_same_v<Other, Device>)
+  MatrixView(const MatrixView<U, Other>&) {
+    static_assert(detail::dependent_false<U, Other>,
+                  "est: a tensor of one device was passed where a tensor of another device is "
+                  "expected (a CPU tensor to a CUDA op, or the reverse); copy it across with "
+                  "est::copy first");
+  }
 
   [[nodiscard]] T* data() const noexcept { return data_; }
   [[nodiscard]] Index rows() const noexcept { return rows_; }
@@ -145,13 +165,14 @@ template <class T, class Device = cpu>
 using ConstMatrix = std::type_identity_t<MatrixView<const T, Device>>;
 
 /// An owning, zero-initialised CPU tensor whose storage is aligned for Eigen's vector
-/// instructions (EIGEN_MAX_ALIGN_BYTES). Views must not outlive it: taking one from a temporary
+/// instructions (EIGEN_MAX_ALIGN_BYTES); Tensor<T, cuda> is in est/backend/cuda/memory.cuh.
+/// Views must not outlive it: taking one from a temporary
 /// does not compile.
 template <class T, class Device = cpu>
 class Tensor {
   static_assert(std::same_as<Device, cpu>,
-                "est::Tensor: only CPU storage is available. The CUDA backend is not part of "
-                "this version of est; use est::cpu.");
+                "est::Tensor: GPU tensors are defined by the CUDA backend: include "
+                "\"est/backend/cuda.cuh\" in a .cu file compiled by nvcc and link est::cuda.");
 
  public:
   Tensor() = default;

@@ -24,6 +24,7 @@
 #include "est/backend/cpu/gemm.hpp"
 #include "est/backend/cpu/layernorm.hpp"
 #include "est/backend/cpu/linear.hpp"
+#include "est/backend/cpu/memory.hpp"
 #include "est/backend/cpu/residual.hpp"
 #include "est/core/checks.hpp"
 #include "est/core/config.hpp"
@@ -49,14 +50,13 @@ class Gpt2 {
   static_assert(Config.context >= 1, "Gpt2Config: context must be >= 1");
   static_assert(std::is_same_v<Scalar, float> || std::is_same_v<Scalar, double>,
                 "Gpt2: Scalar must be float or double");
-  static_assert(std::is_same_v<Device, cpu>,
-                "Gpt2: only the est::cpu backend is available. The CUDA backend is not part of "
-                "this version of est; use est::cpu.");
+  static_assert(device<Device>, "Gpt2: Device must be est::cpu or est::cuda");
 
  public:
   static constexpr Gpt2Config config = Config;
   using scalar_type = Scalar;
-  using Tokens = ConstView<std::int32_t>;  // (B, T) token ids
+  using device_type = Device;
+  using Tokens = ConstView<std::int32_t>;  // (B, T) token ids, on the host for every device
 
   /// GPT-2 initialisation from `seed`: weights normal(0, 0.02), the two residual output
   /// projections of each block normal(0, 0.02 / sqrt(2 L)), biases 0, LayerNorm weights 1.
@@ -66,15 +66,22 @@ class Gpt2 {
       : ctx_(&ctx),
         params_({Config.parameter_count()}),
         grads_({Config.parameter_count()}),
-        p_(layout_gpt2(Config, params_.data(), &specs_)),
-        g_(layout_gpt2<Scalar>(Config, grads_.data(), nullptr)),
-        p_const_(layout_gpt2<const Scalar>(Config, params_.data(), nullptr)),
-        g_const_(layout_gpt2<const Scalar>(Config, grads_.data(), nullptr)) {
+        p_(layout_gpt2<Scalar, Device>(Config, params_.data(), &specs_)),
+        g_(layout_gpt2<Scalar, Device>(Config, grads_.data(), nullptr)),
+        p_const_(layout_gpt2<const Scalar, Device>(Config, params_.data(), nullptr)),
+        g_const_(layout_gpt2<const Scalar, Device>(Config, grads_.data(), nullptr)) {
+    // The weights are drawn on the host (the same values on every device), in place for the
+    // CPU and uploaded for a GPU.
+    Tensor<Scalar> staged;
+    Scalar* init = params_.data();
+    if constexpr (!std::is_same_v<Device, cpu>) {
+      staged = Tensor<Scalar>({Config.parameter_count()});
+      init = staged.data();
+    }
     const Scalar residual_std = Scalar(0.02 / std::sqrt(2.0 * Config.layers));
     for (std::size_t i = 0; i < specs_.size(); ++i) {
       const ParameterSpec& spec = specs_[i];
-      std::span<Scalar> values(params_.data() + spec.offset,
-                               static_cast<std::size_t>(spec.shape.numel()));
+      std::span<Scalar> values(init + spec.offset, static_cast<std::size_t>(spec.shape.numel()));
       const bool is_ln_weight = spec.name.ends_with("ln_1.weight") ||
                                 spec.name.ends_with("ln_2.weight") || spec.name == "ln_f.weight";
       const bool is_residual_proj =
@@ -86,6 +93,7 @@ class Gpt2 {
                             is_residual_proj ? residual_std : Scalar(0.02));
       }  // biases stay 0
     }
+    if constexpr (!std::is_same_v<Device, cpu>) copy(ctx, params_.view(), staged.view());
   }
 
   /// A temporary context would be gone before the first pass.
@@ -115,9 +123,10 @@ class Gpt2 {
     check_targets(tokens, targets, "Gpt2::evaluate");
     forward(tokens);
     const Index n = acts_.batch * acts_.seq;
-    const double loss = softmax_cross_entropy<Scalar>(*ctx_, acts_.losses, MatrixView<Scalar>(),
-                                                      acts_.logits.view().matrix(n), targets,
-                                                      Scalar(1));
+    const double loss = softmax_cross_entropy<Scalar>(*ctx_, acts_.losses,
+                                                      MatrixView<Scalar, Device>(),
+                                                      acts_.logits.view().matrix(n),
+                                                      stage_targets(targets), Scalar(1));
     check_loss(loss);
     return static_cast<Scalar>(loss);
   }
@@ -130,7 +139,7 @@ class Gpt2 {
 
   /// (B, T, V) logits of the last inference or evaluation pass. The view is valid until the next
   /// pass (a pass with another (B, T) reallocates the buffers).
-  [[nodiscard]] TensorView<const Scalar> logits() const {
+  [[nodiscard]] TensorView<const Scalar, Device> logits() const {
     require(state_ == State::logits_ready, "Gpt2::logits: no logits available; ",
             state_ == State::none
                 ? "no pass has completed"
@@ -152,7 +161,7 @@ class Gpt2 {
     const Subnetwork& s = pass_subnetwork();
     const std::vector<int> active = s.active_layers();
     // The input of the k-th active layer: the previous active layer's output, or the embeddings.
-    auto block_input = [&](std::size_t k) -> const Tensor<Scalar>& {
+    auto block_input = [&](std::size_t k) -> const Tensor<Scalar, Device>& {
       return k == 0 ? a.encoded : a.layers[static_cast<std::size_t>(active[k - 1])].residual_3;
     };
 
@@ -161,7 +170,7 @@ class Gpt2 {
     gemm<Scalar>(c, rows(a.d_ln), d_logits, Transpose::no, p_.wte.matrix(), Transpose::no);
     gemm<Scalar>(c, g_.wte.matrix(), d_logits, Transpose::yes, rows(a.ln_f), Transpose::no,
                  Scalar(1), Scalar(1));
-    std::fill_n(a.d_residual.data(), a.d_residual.numel(), Scalar(0));
+    fill_zero(c, a.d_residual.view());
     layernorm_backward<Scalar>(c, rows(a.d_residual), g_.ln_f_weight, g_.ln_f_bias, rows(a.d_ln),
                                rows(block_input(active.size())), p_.ln_f_weight, a.ln_f_mean,
                                a.ln_f_rstd);
@@ -188,24 +197,34 @@ class Gpt2 {
   }
 
   /// Sets every gradient to zero.
-  void zero_grad() { std::fill_n(grads_.data(), grads_.numel(), Scalar(0)); }
+  void zero_grad() { fill_zero(*ctx_, grads_.view()); }
 
   /// Named views of the parameters / gradients (see gpt2_parameters.hpp).
-  [[nodiscard]] const Gpt2Tensors<Scalar>& parameters() noexcept { return p_; }
-  [[nodiscard]] const Gpt2Tensors<Scalar>& gradients() noexcept { return g_; }
-  [[nodiscard]] const Gpt2Tensors<const Scalar>& parameters() const noexcept { return p_const_; }
-  [[nodiscard]] const Gpt2Tensors<const Scalar>& gradients() const noexcept { return g_const_; }
-  /// The flat arenas, for optimizers and checkpoints.
-  [[nodiscard]] TensorView<Scalar> parameter_arena() noexcept { return params_.view(); }
-  [[nodiscard]] TensorView<Scalar> gradient_arena() noexcept { return grads_.view(); }
-  [[nodiscard]] TensorView<const Scalar> parameter_arena() const noexcept { return params_.view(); }
-  [[nodiscard]] TensorView<const Scalar> gradient_arena() const noexcept { return grads_.view(); }
+  [[nodiscard]] const Gpt2Tensors<Scalar, Device>& parameters() noexcept { return p_; }
+  [[nodiscard]] const Gpt2Tensors<Scalar, Device>& gradients() noexcept { return g_; }
+  [[nodiscard]] const Gpt2Tensors<const Scalar, Device>& parameters() const noexcept {
+    return p_const_;
+  }
+  [[nodiscard]] const Gpt2Tensors<const Scalar, Device>& gradients() const noexcept {
+    return g_const_;
+  }
+  /// The flat arenas (on the model's device), for optimizers and checkpoints.
+  [[nodiscard]] TensorView<Scalar, Device> parameter_arena() noexcept { return params_.view(); }
+  [[nodiscard]] TensorView<Scalar, Device> gradient_arena() noexcept { return grads_.view(); }
+  [[nodiscard]] TensorView<const Scalar, Device> parameter_arena() const noexcept {
+    return params_.view();
+  }
+  [[nodiscard]] TensorView<const Scalar, Device> gradient_arena() const noexcept {
+    return grads_.view();
+  }
   /// Name, shape, offset and weight-decay flag of every tensor, in arena order.
   [[nodiscard]] const std::vector<ParameterSpec>& parameter_specs() const noexcept {
     return specs_;
   }
   /// Per-token losses (B, T) of the last pass that had targets.
-  [[nodiscard]] TensorView<const Scalar> losses() const noexcept { return acts_.losses.view(); }
+  [[nodiscard]] TensorView<const Scalar, Device> losses() const noexcept {
+    return acts_.losses.view();
+  }
 
  private:
   Scalar train_forward(Tokens tokens, Tokens targets, const Subnetwork* subnet, Scalar loss_scale) {
@@ -216,7 +235,8 @@ class Gpt2 {
     run_trunk(tokens, subnet);
     const Index n = acts_.batch * acts_.seq;
     auto logits = acts_.logits.view().matrix(n);
-    const double loss = softmax_cross_entropy<Scalar>(*ctx_, acts_.losses, logits, logits, targets,
+    const double loss = softmax_cross_entropy<Scalar>(*ctx_, acts_.losses, logits, logits,
+                                                      stage_targets(targets),
                                                       loss_scale / Scalar(n));
     check_loss(loss);
     state_ = State::gradients_ready;
@@ -246,17 +266,18 @@ class Gpt2 {
     // From here on the previous pass's activations are overwritten.
     state_ = State::none;
     acts_.allocate(Config, B, T_);
-    tokens_ = Tensor<std::int32_t>(tokens.shape());  // kept for the embedding backward
-    std::copy_n(tokens.data(), n, tokens_.data());
+    // Kept (on the device) for the embedding and its backward.
+    if (tokens_.shape() != tokens.shape()) tokens_ = Tensor<std::int32_t, Device>(tokens.shape());
+    copy(*ctx_, tokens_.view(), tokens);
     sliced_ = subnet != nullptr && !subnet->is_full();
     if (sliced_) subnet_ = *subnet;
     const auto& c = *ctx_;
     auto& a = acts_;
     auto rows = [n](auto& t) { return t.view().matrix(n); };
 
-    embedding_forward<Scalar>(c, a.encoded, tokens, p_.wte, p_.wpe);
+    embedding_forward<Scalar>(c, a.encoded, tokens_.view(), p_.wte, p_.wpe);
     const Subnetwork& s = pass_subnetwork();
-    const Tensor<Scalar>* input = &a.encoded;  // the residual stream entering the next layer
+    const Tensor<Scalar, Device>* input = &a.encoded;  // the residual stream entering the next layer
     for (int l = 0; l < Config.layers; ++l) {
       if (!s.is_active(l)) continue;  // a skipped layer is the identity
       const auto& w = p_.layers[static_cast<std::size_t>(l)];
@@ -276,7 +297,15 @@ class Gpt2 {
     layernorm_forward<Scalar>(c, rows(a.ln_f), a.ln_f_mean, a.ln_f_rstd, rows(*input),
                               p_.ln_f_weight, p_.ln_f_bias);
     gemm<Scalar>(c, rows(a.logits), rows(a.ln_f), Transpose::no, p_.wte.matrix(), Transpose::yes);
-    if (c.check_numerics) expect_finite(a.logits.view(), "Gpt2::forward", "logits");
+    if (c.check_numerics) {
+      if constexpr (std::is_same_v<Device, cpu>) {
+        expect_finite(a.logits.view(), "Gpt2::forward", "logits");
+      } else {
+        auto host = to_host(c, a.logits.view());
+        expect_finite(TensorView<const Scalar>(host.data(), a.logits.shape()), "Gpt2::forward",
+                      "logits");
+      }
+    }
   }
 
   void check_subnetwork(const Subnetwork& subnet) const {
@@ -285,6 +314,20 @@ class Gpt2 {
                          subnet.shape().neurons, "), expected (layers, heads, mlp_hidden) = (",
                          Config.layers, ", ", Config.heads, ", ", Config.mlp_hidden, ")");
     subnet.validate("Gpt2::forward: subnetwork");
+  }
+
+  /// The targets where the loss reads them: the caller's view on the CPU, a device copy on a
+  /// GPU (checked on the host first).
+  ConstView<std::int32_t, Device> stage_targets(Tokens targets) {
+    if constexpr (std::is_same_v<Device, cpu>) {
+      return targets;
+    } else {
+      if (targets_.shape() != targets.shape()) {
+        targets_ = Tensor<std::int32_t, Device>(targets.shape());
+      }
+      copy(*ctx_, targets_.view(), targets);
+      return targets_.view();
+    }
   }
 
   /// The subnetwork of the current pass.
@@ -300,19 +343,20 @@ class Gpt2 {
 
   const Context<Device>* ctx_;
   std::vector<ParameterSpec> specs_;
-  Tensor<Scalar> params_;  // (parameter_count) arena
-  Tensor<Scalar> grads_;   // (parameter_count) arena, same layout
-  Gpt2Tensors<Scalar> p_;  // named views into params_
-  Gpt2Tensors<Scalar> g_;  // named views into grads_
-  Gpt2Tensors<const Scalar> p_const_;  // the same views, read-only, for const access
-  Gpt2Tensors<const Scalar> g_const_;
-  Gpt2Activations<Scalar> acts_;
-  Tensor<std::int32_t> tokens_;  // (B, T) of the last forward
+  Tensor<Scalar, Device> params_;  // (parameter_count) arena
+  Tensor<Scalar, Device> grads_;   // (parameter_count) arena, same layout
+  Gpt2Tensors<Scalar, Device> p_;  // named views into params_
+  Gpt2Tensors<Scalar, Device> g_;  // named views into grads_
+  Gpt2Tensors<const Scalar, Device> p_const_;  // the same views, read-only, for const access
+  Gpt2Tensors<const Scalar, Device> g_const_;
+  Gpt2Activations<Scalar, Device> acts_;
+  Tensor<std::int32_t, Device> tokens_;   // (B, T) of the last forward
+  Tensor<std::int32_t, Device> targets_;  // (B, T) device copy of the last targets (GPU only)
   State state_ = State::none;
   Subnetwork full_ = Subnetwork::full(subnetwork_shape(Config));
   Subnetwork subnet_;    // the subnetwork of the last pass, when it was not the full model
   bool sliced_ = false;  // whether the last pass ran subnet_ (else full_)
-  SliceWorkspace<Scalar> ws_;
+  SliceWorkspace<Scalar, Device> ws_;
 };
 
 }  // namespace est

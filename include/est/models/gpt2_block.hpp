@@ -21,6 +21,7 @@
 #include "est/backend/cpu/gather.hpp"
 #include "est/backend/cpu/gelu.hpp"
 #include "est/backend/cpu/linear.hpp"
+#include "est/backend/cpu/memory.hpp"
 #include "est/models/gpt2_activations.hpp"
 #include "est/models/gpt2_parameters.hpp"
 
@@ -29,7 +30,7 @@ namespace est {
 /// Packed parameters and gradients of the active slices of one half-block, reused by every
 /// layer (each half gathers what it needs when it runs, forward and again backward, instead of
 /// keeping packed copies per layer). Buffers only grow.
-template <class T>
+template <class T, class Device = cpu>
 class SliceWorkspace {
  public:
   std::vector<Index> columns;  // active columns of the first projection (QKV or W_fc)
@@ -40,68 +41,72 @@ class SliceWorkspace {
   // k = the number of selected columns (first projection) or rows (second projection).
 
   /// First projection: out (N, k) = in (N, I) · weight[:, columns] + bias[columns].
-  void forward_columns(const Context<cpu>& c, MatrixView<T> out, ConstMatrix<T> in,
-                       ConstMatrix<T> weight, ConstView<T> bias) {
+  void forward_columns(const Context<Device>& c, MatrixView<T, Device> out,
+                       ConstMatrix<T, Device> in, ConstMatrix<T, Device> weight,
+                       ConstView<T, Device> bias) {
     const Index k = std::ssize(columns);
     auto w = get(weight_in_, weight.rows(), k);
     auto b = get(bias_in_, 1, k);
     gather_columns<T>(c, w, weight, columns);
     gather_columns<T>(c, b, as_row(bias), columns);
-    linear_forward<T>(c, out, in, w, TensorView<T>(b.data(), {k}));
+    linear_forward<T>(c, out, in, w, TensorView<T, Device>(b.data(), {k}));
   }
 
   /// Its backward: d_in (N, I) written; d_weight[:, columns] and d_bias[columns] +=.
-  void backward_columns(const Context<cpu>& c, MatrixView<T> d_in, MatrixView<T> d_weight,
-                        TensorView<T> d_bias, ConstMatrix<T> d_out, ConstMatrix<T> in,
-                        ConstMatrix<T> weight) {
+  void backward_columns(const Context<Device>& c, MatrixView<T, Device> d_in,
+                        MatrixView<T, Device> d_weight, TensorView<T, Device> d_bias,
+                        ConstMatrix<T, Device> d_out, ConstMatrix<T, Device> in,
+                        ConstMatrix<T, Device> weight) {
     const Index k = std::ssize(columns);
     auto w = get(weight_in_, weight.rows(), k);
     gather_columns<T>(c, w, weight, columns);
-    auto g_w = zeroed(grad_weight_in_, weight.rows(), k);
-    auto g_b = zeroed(grad_bias_in_, 1, k);
-    linear_backward<T>(c, d_in, g_w, TensorView<T>(g_b.data(), {k}), d_out, in, w);
+    auto g_w = zeroed(c, grad_weight_in_, weight.rows(), k);
+    auto g_b = zeroed(c, grad_bias_in_, 1, k);
+    linear_backward<T>(c, d_in, g_w, TensorView<T, Device>(g_b.data(), {k}), d_out, in, w);
     scatter_add_columns<T>(c, d_weight, g_w, columns);
     scatter_add_columns<T>(c, as_row(d_bias), g_b, columns);
   }
 
   /// Second projection: out (N, O) = scale · in (N, k) · weight[rows, :] + bias (unscaled).
-  void forward_rows(const Context<cpu>& c, MatrixView<T> out, ConstMatrix<T> in,
-                    ConstMatrix<T> weight, ConstView<T> bias, T scale) {
+  void forward_rows(const Context<Device>& c, MatrixView<T, Device> out, ConstMatrix<T, Device> in,
+                    ConstMatrix<T, Device> weight, ConstView<T, Device> bias, T scale) {
     auto w = get(weight_out_, std::ssize(rows), weight.cols());
     gather_rows<T>(c, w, weight, rows);
     linear_forward<T>(c, out, in, w, bias, scale);
   }
 
   /// Its backward: d_in (N, k) written; d_weight[rows, :] and d_bias +=.
-  void backward_rows(const Context<cpu>& c, MatrixView<T> d_in, MatrixView<T> d_weight,
-                     TensorView<T> d_bias, ConstMatrix<T> d_out, ConstMatrix<T> in,
-                     ConstMatrix<T> weight, T scale) {
+  void backward_rows(const Context<Device>& c, MatrixView<T, Device> d_in,
+                     MatrixView<T, Device> d_weight, TensorView<T, Device> d_bias,
+                     ConstMatrix<T, Device> d_out, ConstMatrix<T, Device> in,
+                     ConstMatrix<T, Device> weight, T scale) {
     const Index k = std::ssize(rows);
     auto w = get(weight_out_, k, weight.cols());
     gather_rows<T>(c, w, weight, rows);
-    auto g_w = zeroed(grad_weight_out_, k, weight.cols());
+    auto g_w = zeroed(c, grad_weight_out_, k, weight.cols());
     linear_backward<T>(c, d_in, g_w, d_bias, d_out, in, w, scale);
     scatter_add_rows<T>(c, d_weight, g_w, rows);
   }
 
  private:
   template <class U>
-  static MatrixView<U> as_row(TensorView<U> v) {
+  static MatrixView<U, Device> as_row(TensorView<U, Device> v) {
     return {v.data(), 1, v.numel()};
   }
-  static MatrixView<T> get(Tensor<T>& buffer, Index rows, Index cols) {
-    if (buffer.numel() < rows * cols) buffer = Tensor<T>({rows * cols});
+  static MatrixView<T, Device> get(Tensor<T, Device>& buffer, Index rows, Index cols) {
+    if (buffer.numel() < rows * cols) buffer = Tensor<T, Device>({rows * cols});
     return {buffer.data(), rows, cols};
   }
-  static MatrixView<T> zeroed(Tensor<T>& buffer, Index rows, Index cols) {
+  static MatrixView<T, Device> zeroed(const Context<Device>& c, Tensor<T, Device>& buffer,
+                                      Index rows, Index cols) {
     auto view = get(buffer, rows, cols);
-    std::fill_n(buffer.data(), rows * cols, T(0));
+    fill_zero(c, TensorView<T, Device>(buffer.data(), {rows * cols}));
     return view;
   }
   // Flat buffers, viewed as: weight_in (C, k) packed QKV or W_fc columns; bias_in (1, k) their
   // bias entries; weight_out (k, C) packed W_O or W_proj rows; grad_* the same shapes.
-  Tensor<T> weight_in_, bias_in_, weight_out_;
-  Tensor<T> grad_weight_in_, grad_bias_in_, grad_weight_out_;
+  Tensor<T, Device> weight_in_, bias_in_, weight_out_;
+  Tensor<T, Device> grad_weight_in_, grad_bias_in_, grad_weight_out_;
 };
 
 namespace detail {
@@ -131,11 +136,11 @@ inline void neuron_indices(std::span<const int> neurons, std::vector<Index>& col
 
 /// Attention half, forward: branch (N, C) = attention output projection of ln_1 (N, C) over
 /// `heads` of `H`. Saves qkv, probs and attn in `la`.
-template <class T>
-void gpt2_attention_forward(const Context<cpu>& c, MatrixView<T> branch, ConstMatrix<T> ln_1,
-                            Gpt2LayerActivations<T>& la, const Gpt2LayerTensors<T>& w,
-                            std::span<const int> heads, Index H, Index B, Index T_,
-                            SliceWorkspace<T>& ws) {
+template <class T, class Device>
+void gpt2_attention_forward(const Context<Device>& c, MatrixView<T, Device> branch,
+                            ConstMatrix<T, Device> ln_1, Gpt2LayerActivations<T, Device>& la,
+                            const Gpt2LayerTensors<T, Device>& w, std::span<const int> heads,
+                            Index H, Index B, Index T_, SliceWorkspace<T, Device>& ws) {
   const Index N = B * T_, C = ln_1.cols(), h = std::ssize(heads);
   if (h == H) {
     linear_forward<T>(c, la.qkv.view().matrix(N), ln_1, w.attn_weight.matrix(), w.attn_bias);
@@ -146,9 +151,9 @@ void gpt2_attention_forward(const Context<cpu>& c, MatrixView<T> branch, ConstMa
   }
   const Index d = C / H, hd = h * d;
   detail::head_indices(heads, C, d, ws.columns, ws.rows);
-  TensorView<T> qkv(la.qkv.data(), {B, T_, 3 * hd});
-  TensorView<T> probs(la.probs.data(), {B, h, T_, T_});
-  TensorView<T> attn(la.attn.data(), {B, T_, hd});
+  TensorView<T, Device> qkv(la.qkv.data(), {B, T_, 3 * hd});
+  TensorView<T, Device> probs(la.probs.data(), {B, h, T_, T_});
+  TensorView<T, Device> attn(la.attn.data(), {B, T_, hd});
   ws.forward_columns(c, qkv.matrix(N), ln_1, w.attn_weight.matrix(), w.attn_bias);
   attention_forward<T>(c, attn, probs, qkv, h);
   ws.forward_rows(c, branch, attn.matrix(N), w.attn_proj_weight.matrix(), w.attn_proj_bias,
@@ -157,12 +162,14 @@ void gpt2_attention_forward(const Context<cpu>& c, MatrixView<T> branch, ConstMa
 
 /// Attention half, backward: d_ln (N, C) (written) from d_branch (N, C); adds the gradients of
 /// the active slices into `g`. `a` supplies the d_attn and d_qkv scratch buffers.
-template <class T>
-void gpt2_attention_backward(const Context<cpu>& c, MatrixView<T> d_ln, ConstMatrix<T> d_branch,
-                             ConstMatrix<T> ln_1, const Gpt2LayerActivations<T>& la,
-                             const Gpt2LayerTensors<T>& w, const Gpt2LayerTensors<T>& g,
-                             std::span<const int> heads, Index H, Index B, Index T_,
-                             Gpt2Activations<T>& a, SliceWorkspace<T>& ws) {
+template <class T, class Device>
+void gpt2_attention_backward(const Context<Device>& c, MatrixView<T, Device> d_ln,
+                             ConstMatrix<T, Device> d_branch, ConstMatrix<T, Device> ln_1,
+                             const Gpt2LayerActivations<T, Device>& la,
+                             const Gpt2LayerTensors<T, Device>& w,
+                             const Gpt2LayerTensors<T, Device>& g, std::span<const int> heads,
+                             Index H, Index B, Index T_, Gpt2Activations<T, Device>& a,
+                             SliceWorkspace<T, Device>& ws) {
   const Index N = B * T_, C = ln_1.cols(), h = std::ssize(heads);
   if (h == H) {
     linear_backward<T>(c, a.d_attn.view().matrix(N), g.attn_proj_weight.matrix(), g.attn_proj_bias,
@@ -174,11 +181,11 @@ void gpt2_attention_backward(const Context<cpu>& c, MatrixView<T> d_ln, ConstMat
   }
   const Index d = C / H, hd = h * d;
   detail::head_indices(heads, C, d, ws.columns, ws.rows);
-  const TensorView<const T> qkv(la.qkv.data(), {B, T_, 3 * hd});
-  const TensorView<const T> probs(la.probs.data(), {B, h, T_, T_});
-  const TensorView<const T> attn(la.attn.data(), {B, T_, hd});
-  TensorView<T> d_attn(a.d_attn.data(), {B, T_, hd});
-  TensorView<T> d_qkv(a.d_qkv.data(), {B, T_, 3 * hd});
+  const TensorView<const T, Device> qkv(la.qkv.data(), {B, T_, 3 * hd});
+  const TensorView<const T, Device> probs(la.probs.data(), {B, h, T_, T_});
+  const TensorView<const T, Device> attn(la.attn.data(), {B, T_, hd});
+  TensorView<T, Device> d_attn(a.d_attn.data(), {B, T_, hd});
+  TensorView<T, Device> d_qkv(a.d_qkv.data(), {B, T_, 3 * hd});
 
   ws.backward_rows(c, d_attn.matrix(N), g.attn_proj_weight.matrix(), g.attn_proj_bias, d_branch,
                    attn.matrix(N), w.attn_proj_weight.matrix(), T(H) / T(h));
@@ -188,11 +195,11 @@ void gpt2_attention_backward(const Context<cpu>& c, MatrixView<T> d_ln, ConstMat
 }
 
 /// MLP half, forward: branch (N, C) from ln_2 (N, C) over `neurons` of M. Saves fc and fc_gelu.
-template <class T>
-void gpt2_mlp_forward(const Context<cpu>& c, MatrixView<T> branch, ConstMatrix<T> ln_2,
-                      Gpt2LayerActivations<T>& la, const Gpt2LayerTensors<T>& w,
-                      std::span<const int> neurons, Index M, Index B, Index T_,
-                      SliceWorkspace<T>& ws) {
+template <class T, class Device>
+void gpt2_mlp_forward(const Context<Device>& c, MatrixView<T, Device> branch,
+                      ConstMatrix<T, Device> ln_2, Gpt2LayerActivations<T, Device>& la,
+                      const Gpt2LayerTensors<T, Device>& w, std::span<const int> neurons, Index M,
+                      Index B, Index T_, SliceWorkspace<T, Device>& ws) {
   const Index N = B * T_, m = std::ssize(neurons);
   if (m == M) {
     linear_forward<T>(c, la.fc.view().matrix(N), ln_2, w.fc_weight.matrix(), w.fc_bias);
@@ -202,8 +209,8 @@ void gpt2_mlp_forward(const Context<cpu>& c, MatrixView<T> branch, ConstMatrix<T
     return;
   }
   detail::neuron_indices(neurons, ws.columns, ws.rows);
-  TensorView<T> fc(la.fc.data(), {B, T_, m});
-  TensorView<T> fc_gelu(la.fc_gelu.data(), {B, T_, m});
+  TensorView<T, Device> fc(la.fc.data(), {B, T_, m});
+  TensorView<T, Device> fc_gelu(la.fc_gelu.data(), {B, T_, m});
   ws.forward_columns(c, fc.matrix(N), ln_2, w.fc_weight.matrix(), w.fc_bias);
   gelu_forward<T>(c, fc_gelu, fc);
   ws.forward_rows(c, branch, fc_gelu.matrix(N), w.fc_proj_weight.matrix(), w.fc_proj_bias,
@@ -212,12 +219,13 @@ void gpt2_mlp_forward(const Context<cpu>& c, MatrixView<T> branch, ConstMatrix<T
 
 /// MLP half, backward: d_ln (N, C) (written) from d_branch (N, C); adds the gradients of the
 /// active slices into `g`. `a` supplies the d_fc and d_fc_gelu scratch buffers.
-template <class T>
-void gpt2_mlp_backward(const Context<cpu>& c, MatrixView<T> d_ln, ConstMatrix<T> d_branch,
-                       ConstMatrix<T> ln_2, const Gpt2LayerActivations<T>& la,
-                       const Gpt2LayerTensors<T>& w, const Gpt2LayerTensors<T>& g,
+template <class T, class Device>
+void gpt2_mlp_backward(const Context<Device>& c, MatrixView<T, Device> d_ln,
+                       ConstMatrix<T, Device> d_branch, ConstMatrix<T, Device> ln_2,
+                       const Gpt2LayerActivations<T, Device>& la,
+                       const Gpt2LayerTensors<T, Device>& w, const Gpt2LayerTensors<T, Device>& g,
                        std::span<const int> neurons, Index M, Index B, Index T_,
-                       Gpt2Activations<T>& a, SliceWorkspace<T>& ws) {
+                       Gpt2Activations<T, Device>& a, SliceWorkspace<T, Device>& ws) {
   const Index N = B * T_, m = std::ssize(neurons);
   if (m == M) {
     linear_backward<T>(c, a.d_fc_gelu.view().matrix(N), g.fc_proj_weight.matrix(), g.fc_proj_bias,
@@ -228,10 +236,10 @@ void gpt2_mlp_backward(const Context<cpu>& c, MatrixView<T> d_ln, ConstMatrix<T>
     return;
   }
   detail::neuron_indices(neurons, ws.columns, ws.rows);
-  const TensorView<const T> fc(la.fc.data(), {B, T_, m});
-  const TensorView<const T> fc_gelu(la.fc_gelu.data(), {B, T_, m});
-  TensorView<T> d_fc(a.d_fc.data(), {B, T_, m});
-  TensorView<T> d_fc_gelu(a.d_fc_gelu.data(), {B, T_, m});
+  const TensorView<const T, Device> fc(la.fc.data(), {B, T_, m});
+  const TensorView<const T, Device> fc_gelu(la.fc_gelu.data(), {B, T_, m});
+  TensorView<T, Device> d_fc(a.d_fc.data(), {B, T_, m});
+  TensorView<T, Device> d_fc_gelu(a.d_fc_gelu.data(), {B, T_, m});
 
   ws.backward_rows(c, d_fc_gelu.matrix(N), g.fc_proj_weight.matrix(), g.fc_proj_bias, d_branch,
                    fc_gelu.matrix(N), w.fc_proj_weight.matrix(), T(M) / T(m));

@@ -27,50 +27,51 @@ struct ParameterSpec {
 };
 
 /// Views of one transformer block's tensors.
-template <class T>
+template <class T, class Device = cpu>
 struct Gpt2LayerTensors {
-  TensorView<T> ln_1_weight;      // (C)       h.N.ln_1.weight
-  TensorView<T> ln_1_bias;        // (C)       h.N.ln_1.bias
-  TensorView<T> attn_weight;      // (C, 3C)   h.N.attn.c_attn.weight: [Q | K | V] columns
-  TensorView<T> attn_bias;        // (3C)      h.N.attn.c_attn.bias
-  TensorView<T> attn_proj_weight; // (C, C)    h.N.attn.c_proj.weight: rows h*d.. are head h's
-  TensorView<T> attn_proj_bias;   // (C)       h.N.attn.c_proj.bias
-  TensorView<T> ln_2_weight;      // (C)       h.N.ln_2.weight
-  TensorView<T> ln_2_bias;        // (C)       h.N.ln_2.bias
-  TensorView<T> fc_weight;        // (C, M)    h.N.mlp.c_fc.weight: column j feeds neuron j
-  TensorView<T> fc_bias;          // (M)       h.N.mlp.c_fc.bias
-  TensorView<T> fc_proj_weight;   // (M, C)    h.N.mlp.c_proj.weight: row j reads neuron j
-  TensorView<T> fc_proj_bias;     // (C)       h.N.mlp.c_proj.bias
+  TensorView<T, Device> ln_1_weight;      // (C)       h.N.ln_1.weight
+  TensorView<T, Device> ln_1_bias;        // (C)       h.N.ln_1.bias
+  TensorView<T, Device> attn_weight;      // (C, 3C)   h.N.attn.c_attn.weight: [Q | K | V] columns
+  TensorView<T, Device> attn_bias;        // (3C)      h.N.attn.c_attn.bias
+  TensorView<T, Device> attn_proj_weight; // (C, C)    h.N.attn.c_proj.weight: rows h*d.. are head h's
+  TensorView<T, Device> attn_proj_bias;   // (C)       h.N.attn.c_proj.bias
+  TensorView<T, Device> ln_2_weight;      // (C)       h.N.ln_2.weight
+  TensorView<T, Device> ln_2_bias;        // (C)       h.N.ln_2.bias
+  TensorView<T, Device> fc_weight;        // (C, M)    h.N.mlp.c_fc.weight: column j feeds neuron j
+  TensorView<T, Device> fc_bias;          // (M)       h.N.mlp.c_fc.bias
+  TensorView<T, Device> fc_proj_weight;   // (M, C)    h.N.mlp.c_proj.weight: row j reads neuron j
+  TensorView<T, Device> fc_proj_bias;     // (C)       h.N.mlp.c_proj.bias
 };
 
 /// Views of every tensor of a GPT-2 model (parameters or their gradients).
-template <class T>
+template <class T, class Device = cpu>
 struct Gpt2Tensors {
-  TensorView<T> wte;                         // (V, C) wte.weight, tied with the LM head
-  TensorView<T> wpe;                         // (P, C) wpe.weight
-  std::vector<Gpt2LayerTensors<T>> layers;   // L blocks
-  TensorView<T> ln_f_weight;                 // (C)    ln_f.weight
-  TensorView<T> ln_f_bias;                   // (C)    ln_f.bias
+  TensorView<T, Device> wte;                         // (V, C) wte.weight, tied with the LM head
+  TensorView<T, Device> wpe;                         // (P, C) wpe.weight
+  std::vector<Gpt2LayerTensors<T, Device>> layers;  // L blocks
+  TensorView<T, Device> ln_f_weight;                 // (C)    ln_f.weight
+  TensorView<T, Device> ln_f_bias;                   // (C)    ln_f.bias
 };
 
 /// Lays the tensors of `config` out from `base` in arena order; appends their specs to `specs`
 /// when it is not null. Returns the views.
-template <class T>
-Gpt2Tensors<T> layout_gpt2(const Gpt2Config& config, T* base, std::vector<ParameterSpec>* specs) {
+template <class T, class Device = cpu>
+Gpt2Tensors<T, Device> layout_gpt2(const Gpt2Config& config, T* base,
+                                   std::vector<ParameterSpec>* specs) {
   const Index V = config.vocab, P = config.context, C = config.width, M = config.mlp_hidden;
   Index offset = 0;
   auto take = [&](std::string name, Shape shape) {
-    TensorView<T> view(base + offset, shape);
+    TensorView<T, Device> view(base + offset, shape);
     if (specs) specs->push_back({std::move(name), shape, offset, shape.rank() >= 2});
     offset += shape.numel();
     return view;
   };
-  Gpt2Tensors<T> t;
+  Gpt2Tensors<T, Device> t;
   t.wte = take("wte.weight", {V, C});
   t.wpe = take("wpe.weight", {P, C});
   for (int l = 0; l < config.layers; ++l) {
     const std::string h = "h." + std::to_string(l) + ".";
-    Gpt2LayerTensors<T> layer;
+    Gpt2LayerTensors<T, Device> layer;
     layer.ln_1_weight = take(h + "ln_1.weight", {C});
     layer.ln_1_bias = take(h + "ln_1.bias", {C});
     layer.attn_weight = take(h + "attn.c_attn.weight", {C, 3 * C});

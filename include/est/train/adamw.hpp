@@ -24,6 +24,7 @@
 #include <span>
 #include <vector>
 
+#include "est/backend/cpu/memory.hpp"
 #include "est/backend/cpu/parallel.hpp"
 #include "est/core/tensor.hpp"
 #include "est/models/gpt2_parameters.hpp"
@@ -41,7 +42,66 @@ struct AdamWConfig {
   InactiveParameters inactive = InactiveParameters::frozen;
 };
 
+/// One tensor's share of an AdamW step: what the per-device update kernels receive.
 template <class T>
+struct AdamWSlice {
+  T* params;
+  const T* grads;
+  T* m;
+  T* v;
+  const std::uint8_t* active;  // 1 = trained this step; null: every element is active
+  std::int32_t* counts;        // per-element step counts (frozen mode after masking), or null
+  Index size;
+  T beta1, beta2, eps, rate, decay;
+  bool frozen;                 // inactive elements are skipped (else: a step with g = 0)
+  T c1, c2;                    // bias corrections at the shared count t
+  const T* c1_table;           // host tables of 1/(1-β^t), t = 0..steps (CPU update)
+  const T* c2_table;
+  long long t;                 // the shared step count
+};
+
+/// The CPU update of one slice (the CUDA backend has the same op for device slices).
+template <class T>
+void adamw_update(const Context<cpu>& ctx, const AdamWSlice<T>& s) {
+  T* p = s.params;
+  const T* g = s.grads;
+  T* m = s.m;
+  T* v = s.v;
+  const T b1 = s.beta1, b2 = s.beta2, eps = s.eps, rate = s.rate, decay = s.decay;
+  if (s.active == nullptr && s.counts == nullptr) {  // every element active, one shared count
+    const T c1 = s.c1, c2 = s.c2;
+    cpu_detail::parallel_blocks(ctx, s.size, [&](Index begin, Index size) {
+      for (Index i = begin; i < begin + size; ++i) {
+        m[i] = b1 * m[i] + (T(1) - b1) * g[i];
+        v[i] = b2 * v[i] + (T(1) - b2) * g[i] * g[i];
+        const T update = (m[i] * c1) / (std::sqrt(v[i] * c2) + eps) + decay * p[i];
+        p[i] -= rate * update;
+      }
+    });
+    return;
+  }
+  const std::uint8_t* on = s.active;
+  std::int32_t* count = s.counts;
+  cpu_detail::parallel_blocks(ctx, s.size, [&](Index begin, Index size) {
+    for (Index i = begin; i < begin + size; ++i) {
+      const bool is_active = on == nullptr || on[i] != 0;
+      if (!is_active && s.frozen) continue;
+      const T grad = is_active ? g[i] : T(0);
+      // Frozen elements carry their own step count; otherwise all share t.
+      const std::size_t t = count ? static_cast<std::size_t>(++count[i])
+                                  : static_cast<std::size_t>(s.t);
+      m[i] = b1 * m[i] + (T(1) - b1) * grad;
+      v[i] = b2 * v[i] + (T(1) - b2) * grad * grad;
+      const T update = (m[i] * s.c1_table[t]) / (std::sqrt(v[i] * s.c2_table[t]) + eps) +
+                       decay * p[i];
+      p[i] -= rate * update;
+    }
+  });
+}
+
+/// AdamW over a flat arena on `Device` (moments and counts live there too; the active mask
+/// comes from the host).
+template <class T, class Device = cpu>
 class AdamW {
  public:
   /// Moments for an arena laid out by `specs`, whose tensors must tile [0, total) without gaps
@@ -67,15 +127,15 @@ class AdamW {
                            " (the specs must tile the arena without gaps or overlaps)");
       total += s->shape.numel();
     }
-    m_ = Tensor<T>({total});
-    v_ = Tensor<T>({total});
+    m_ = Tensor<T, Device>({total});
+    v_ = Tensor<T, Device>({total});
   }
 
   /// One update of `params` from `grads` (both laid out by the specs) with learning rate `lr`.
   /// `active` (one byte per element, 1 = trained by this step's subnetwork) may be empty: then
   /// every element is active. Inactive elements are treated as the config's `inactive` says.
-  void step(const Context<cpu>& ctx, TensorView<T> params, ConstView<T> grads, double lr,
-            ConstView<std::uint8_t> active = {}) {
+  void step(const Context<Device>& ctx, TensorView<T, Device> params,
+            ConstView<T, Device> grads, double lr, ConstView<std::uint8_t> active = {}) {
     require<shape_error>(params.numel() == m_.numel() && grads.numel() == m_.numel(),
                          "AdamW::step: params and grads need ", m_.numel(), " elements, got ",
                          params.numel(), " and ", grads.numel());
@@ -87,66 +147,66 @@ class AdamW {
     require<value_error>(t_ < std::numeric_limits<std::int32_t>::max(),
                          "AdamW::step: the step count would overflow");
     const bool frozen = config_.inactive == InactiveParameters::frozen;
-    const std::uint8_t* mask = active.numel() ? active.data() : nullptr;
+    const std::uint8_t* mask = nullptr;
+    if (active.numel()) {
+      if constexpr (std::same_as<Device, cpu>) {
+        mask = active.data();
+      } else {
+        if (mask_.numel() != active.numel()) mask_ = Tensor<std::uint8_t, Device>(active.shape());
+        copy(ctx, mask_.view(), active);
+        mask = mask_.data();
+      }
+    }
     if (frozen && mask && counts_.numel() == 0) {
       // The first masked step: until now every element's count was t_.
-      counts_ = Tensor<std::int32_t>({m_.numel()});
-      std::fill_n(counts_.data(), counts_.numel(), static_cast<std::int32_t>(t_));
+      std::vector<std::int32_t> start(static_cast<std::size_t>(m_.numel()),
+                                      static_cast<std::int32_t>(t_));
+      counts_ = Tensor<std::int32_t, Device>({m_.numel()});
+      copy(ctx, counts_.view(), ConstView<std::int32_t>(start.data(), {m_.numel()}));
     }
     ++t_;
     extend_corrections();
-    const T b1 = T(config_.beta1), b2 = T(config_.beta2), eps = T(config_.eps), rate = T(lr);
     for (const auto& spec : specs_) {
-      const T decay = spec.weight_decay ? T(config_.weight_decay) : T(0);
-      T* p = params.data() + spec.offset;
-      const T* g = grads.data() + spec.offset;
-      T* m = m_.data() + spec.offset;
-      T* v = v_.data() + spec.offset;
-      const std::uint8_t* on = mask ? mask + spec.offset : nullptr;
-      std::int32_t* count = counts_.numel() ? counts_.data() + spec.offset : nullptr;
-      if (on == nullptr && count == nullptr) {  // every element active, one shared count
-        const T c1 = c1_[static_cast<std::size_t>(t_)], c2 = c2_[static_cast<std::size_t>(t_)];
-        cpu_detail::parallel_blocks(ctx, spec.shape.numel(), [&](Index begin, Index size) {
-          for (Index i = begin; i < begin + size; ++i) {
-            m[i] = b1 * m[i] + (T(1) - b1) * g[i];
-            v[i] = b2 * v[i] + (T(1) - b2) * g[i] * g[i];
-            const T update = (m[i] * c1) / (std::sqrt(v[i] * c2) + eps) + decay * p[i];
-            p[i] -= rate * update;
-          }
-        });
-        continue;
-      }
-      cpu_detail::parallel_blocks(ctx, spec.shape.numel(), [&](Index begin, Index size) {
-        for (Index i = begin; i < begin + size; ++i) {
-          const bool is_active = on == nullptr || on[i] != 0;
-          if (!is_active && frozen) continue;
-          const T grad = is_active ? g[i] : T(0);
-          // Frozen elements carry their own step count; otherwise all share t.
-          const std::size_t t = count ? static_cast<std::size_t>(++count[i])
-                                      : static_cast<std::size_t>(t_);
-          m[i] = b1 * m[i] + (T(1) - b1) * grad;
-          v[i] = b2 * v[i] + (T(1) - b2) * grad * grad;
-          const T update = (m[i] * c1_[t]) / (std::sqrt(v[i] * c2_[t]) + eps) + decay * p[i];
-          p[i] -= rate * update;
-        }
-      });
+      const AdamWSlice<T> slice{
+          .params = params.data() + spec.offset,
+          .grads = grads.data() + spec.offset,
+          .m = m_.data() + spec.offset,
+          .v = v_.data() + spec.offset,
+          .active = mask ? mask + spec.offset : nullptr,
+          .counts = counts_.numel() ? counts_.data() + spec.offset : nullptr,
+          .size = spec.shape.numel(),
+          .beta1 = T(config_.beta1),
+          .beta2 = T(config_.beta2),
+          .eps = T(config_.eps),
+          .rate = T(lr),
+          .decay = spec.weight_decay ? T(config_.weight_decay) : T(0),
+          .frozen = frozen,
+          .c1 = c1_[static_cast<std::size_t>(t_)],
+          .c2 = c2_[static_cast<std::size_t>(t_)],
+          .c1_table = c1_.data(),
+          .c2_table = c2_.data(),
+          .t = t_};
+      adamw_update<T>(ctx, slice);
     }
   }
 
   [[nodiscard]] long long steps_taken() const noexcept { return t_; }
   /// The optimizer state, laid out like the parameter arena, for checkpoints.
-  [[nodiscard]] TensorView<T> first_moments() noexcept { return m_.view(); }
-  [[nodiscard]] TensorView<T> second_moments() noexcept { return v_.view(); }
+  [[nodiscard]] TensorView<T, Device> first_moments() noexcept { return m_.view(); }
+  [[nodiscard]] TensorView<T, Device> second_moments() noexcept { return v_.view(); }
   /// Per-element step counts, kept in frozen mode from the first masked step on. Empty means
   /// every element has taken steps_taken() steps.
-  [[nodiscard]] TensorView<const std::int32_t> element_steps() const noexcept {
+  [[nodiscard]] TensorView<const std::int32_t, Device> element_steps() const noexcept {
     return counts_.view();
   }
   /// Forgets per-element step counts: every element has taken steps_taken() steps.
-  void clear_element_steps() noexcept { counts_ = Tensor<std::int32_t>(); }
+  void clear_element_steps() noexcept { counts_ = Tensor<std::int32_t, Device>(); }
 
   /// Restores per-element step counts from a checkpoint (frozen mode; each in [0, steps_taken()]).
-  void set_element_steps(ConstView<std::int32_t> counts) {
+  /// CPU optimizers only (checkpoints are written from the CPU).
+  void set_element_steps(ConstView<std::int32_t> counts)
+    requires std::same_as<Device, cpu>
+  {
     require<value_error>(config_.inactive == InactiveParameters::frozen,
                          "AdamW::set_element_steps: per-element counts exist only in frozen mode");
     require<shape_error>(counts.numel() == m_.numel(), "AdamW::set_element_steps: got ",
@@ -163,7 +223,9 @@ class AdamW {
   /// Restores the step count of a checkpoint (it sets the bias correction). In frozen mode the
   /// per-element counts are restored separately through element_steps(); they must not exceed
   /// this count.
-  void set_steps_taken(long long steps) {
+  void set_steps_taken(long long steps)
+    requires std::same_as<Device, cpu>
+  {
     require<value_error>(steps >= 0 && steps < std::numeric_limits<std::int32_t>::max(),
                          "AdamW::set_steps_taken: steps must be in [0, 2^31 - 1), got ", steps);
     const std::int32_t* largest = std::max_element(counts_.data(), counts_.data() + counts_.numel());
@@ -176,9 +238,10 @@ class AdamW {
  private:
   std::vector<ParameterSpec> specs_;
   AdamWConfig config_;
-  Tensor<T> m_;  // (parameter_count) first moments
-  Tensor<T> v_;  // (parameter_count) second moments
-  Tensor<std::int32_t> counts_;  // (parameter_count) per-element step counts, or empty
+  Tensor<T, Device> m_;  // (parameter_count) first moments
+  Tensor<T, Device> v_;  // (parameter_count) second moments
+  Tensor<std::int32_t, Device> counts_;  // (parameter_count) per-element step counts, or empty
+  Tensor<std::uint8_t, Device> mask_;    // (parameter_count) the step's mask on the device (CUDA)
   long long t_ = 0;
   // Bias corrections 1/(1-β^t) for t = 0..t_, computed once per step in double and rounded to
   // T, so every element at count t uses the same factors.

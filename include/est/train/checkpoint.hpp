@@ -159,6 +159,9 @@ inline nlohmann::json read_json(const std::filesystem::path& path) {
 template <class Trainer>
 std::filesystem::path save_checkpoint(const std::filesystem::path& dir, Trainer& trainer,
                                       const nlohmann::json& run, int keep_last = 3) {
+  static_assert(std::is_same_v<typename Trainer::device_type, cpu>,
+                "save_checkpoint: checkpoints are written from and read into CPU training runs; this "
+                "version of est does not checkpoint a run on the GPU");
   namespace fs = std::filesystem;
   using T = typename Trainer::scalar_type;
   std::error_code ec;
@@ -263,6 +266,9 @@ std::filesystem::path save_checkpoint(const std::filesystem::path& dir, Trainer&
 /// model and optimizer are written only after every file has been checked.
 template <class Trainer>
 nlohmann::json load_checkpoint(const std::filesystem::path& path, Trainer& trainer) {
+  static_assert(std::is_same_v<typename Trainer::device_type, cpu>,
+                "load_checkpoint: checkpoints are written from and read into CPU training runs; this "
+                "version of est does not checkpoint a run on the GPU");
   using T = typename Trainer::scalar_type;
   const auto state_path = path / "state.json";
   const nlohmann::json state = detail::read_json(state_path);

@@ -60,10 +60,14 @@ template <class Model, class Sampling, class Growth, class Schedule, TokenSource
 class Trainer {
  public:
   using scalar_type = typename Model::scalar_type;
+  using device_type = typename Model::device_type;
   static constexpr Gpt2Config config = Model::config;
 
   /// The model, context and samplers must outlive the trainer.
-  Trainer(Model& model, const Context<cpu>& ctx, SubnetworkSchedule<Sampling, Growth> subnetworks,
+  /// On a GPU the model, gradients and optimizer state stay on the device; batches and the
+  /// subnetwork's mask are made on the host and uploaded.
+  Trainer(Model& model, const Context<device_type>& ctx,
+          SubnetworkSchedule<Sampling, Growth> subnetworks,
           Schedule lr, const BatchSampler<Source>& train, const BatchSampler<Source>& val,
           TrainerOptions options = {}, AdamWConfig adamw = {})
       : model_(&model), ctx_(&ctx), subnetworks_(std::move(subnetworks)), lr_(std::move(lr)),
@@ -150,7 +154,7 @@ class Trainer {
   [[nodiscard]] std::int64_t steps_done() const noexcept { return step_; }
   [[nodiscard]] std::int64_t non_finite_steps() const noexcept { return non_finite_steps_; }
   [[nodiscard]] const FlopsMeter& flops() const noexcept { return flops_; }
-  [[nodiscard]] AdamW<scalar_type>& optimizer() noexcept { return optimizer_; }
+  [[nodiscard]] AdamW<scalar_type, device_type>& optimizer() noexcept { return optimizer_; }
   [[nodiscard]] const SubnetworkSchedule<Sampling, Growth>& subnetworks() const noexcept {
     return subnetworks_;
   }
@@ -173,7 +177,8 @@ class Trainer {
 
   /// Test hook: called after every backward with the step and the gradient arena (tests use it
   /// to inject non-finite gradients).
-  void set_after_backward(std::function<void(std::int64_t, TensorView<scalar_type>)> hook) {
+  void set_after_backward(
+      std::function<void(std::int64_t, TensorView<scalar_type, device_type>)> hook) {
     after_backward_ = std::move(hook);
   }
 
@@ -190,13 +195,13 @@ class Trainer {
   }
 
   Model* model_;
-  const Context<cpu>* ctx_;
+  const Context<device_type>* ctx_;
   SubnetworkSchedule<Sampling, Growth> subnetworks_;
   Schedule lr_;
   const BatchSampler<Source>* train_;
   const BatchSampler<Source>* val_;
   TrainerOptions options_;
-  AdamW<scalar_type> optimizer_;
+  AdamW<scalar_type, device_type> optimizer_;
   Tensor<std::int32_t> tokens_, targets_;          // (B, T) training micro-batch
   Tensor<std::int32_t> val_tokens_, val_targets_;  // (B, T) validation batch
   Tensor<std::uint8_t> mask_;                      // (parameter_count) active elements
@@ -204,7 +209,7 @@ class Trainer {
   std::int64_t step_ = 0;
   std::int64_t non_finite_steps_ = 0;
   int consecutive_non_finite_ = 0;
-  std::function<void(std::int64_t, TensorView<scalar_type>)> after_backward_;
+  std::function<void(std::int64_t, TensorView<scalar_type, device_type>)> after_backward_;
 };
 
 }  // namespace est

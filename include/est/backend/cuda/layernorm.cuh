@@ -1,0 +1,136 @@
+#pragma once
+// LayerNorm over the last dimension on the GPU, one warp per row; same contract as the CPU
+// layernorm.hpp. The weight and bias gradients are deterministic column sums.
+// Shapes: N rows (B*T), C features.
+
+#include <cmath>
+
+#include "est/backend/cuda/kernels.cuh"
+#include "est/core/checks.hpp"
+#include "est/core/tensor.hpp"
+
+namespace est {
+
+namespace cuda_detail {
+
+template <class T>
+__global__ void layernorm_forward_kernel(T* out, Index out_stride, T* mean, T* rstd, const T* x,
+                                         Index x_stride, const T* weight, const T* bias, Index n,
+                                         Index c, T eps) {
+  const Index row = Index(blockIdx.x) * (blockDim.x / warp_size) + threadIdx.x / warp_size;
+  const unsigned lane = threadIdx.x % warp_size;
+  if (row >= n) return;
+  const T* xr = x + row * x_stride;
+  T sum = T(0);
+  for (Index i = lane; i < c; i += warp_size) sum += xr[i];
+  const T m = warp_sum(sum) / T(c);
+  T sq = T(0);
+  for (Index i = lane; i < c; i += warp_size) sq += (xr[i] - m) * (xr[i] - m);
+  const T s = T(1) / sqrt(warp_sum(sq) / T(c) + eps);
+  T* o = out + row * out_stride;
+  for (Index i = lane; i < c; i += warp_size) o[i] = (xr[i] - m) * s * weight[i] + bias[i];
+  if (lane == 0) {
+    mean[row] = m;
+    rstd[row] = s;
+  }
+}
+
+template <class T>
+__global__ void layernorm_backward_kernel(T* d_x, Index dx_stride, const T* d_out,
+                                          Index dout_stride, const T* x, Index x_stride,
+                                          const T* weight, const T* mean, const T* rstd, Index n,
+                                          Index c) {
+  const Index row = Index(blockIdx.x) * (blockDim.x / warp_size) + threadIdx.x / warp_size;
+  const unsigned lane = threadIdx.x % warp_size;
+  if (row >= n) return;
+  const T* xr = x + row * x_stride;
+  const T* dy = d_out + row * dout_stride;
+  const T m = mean[row], s = rstd[row];
+  T sum_dnorm = T(0), sum_dnorm_xhat = T(0);
+  for (Index i = lane; i < c; i += warp_size) {
+    const T dnorm = dy[i] * weight[i];
+    sum_dnorm += dnorm;
+    sum_dnorm_xhat += dnorm * (xr[i] - m) * s;
+  }
+  const T mean_dnorm = warp_sum(sum_dnorm) / T(c);
+  const T mean_dnorm_xhat = warp_sum(sum_dnorm_xhat) / T(c);
+  T* dxr = d_x + row * dx_stride;
+  for (Index i = lane; i < c; i += warp_size) {
+    const T xhat = (xr[i] - m) * s;
+    dxr[i] += (dy[i] * weight[i] - mean_dnorm - xhat * mean_dnorm_xhat) * s;
+  }
+}
+
+inline void check_layernorm_sizes(const char* op, Index n, Index c, Index mean_n, Index rstd_n,
+                                  Index w_n, Index b_n) {
+  require<shape_error>(mean_n == n && rstd_n == n, op, ": mean and rstd need ", n,
+                       " elements (one per row), got ", mean_n, " and ", rstd_n);
+  require<shape_error>(w_n == c && b_n == c, op, ": weight and bias need ", c,
+                       " elements (one per feature), got ", w_n, " and ", b_n);
+}
+
+}  // namespace cuda_detail
+
+/// out (N, C), mean (N), rstd (N) from x (N, C), weight (C), bias (C).
+template <class T>
+void layernorm_forward(const Context<cuda>& ctx, MatrixView<T, cuda> out,
+                       TensorView<T, cuda> mean, TensorView<T, cuda> rstd,
+                       ConstMatrix<T, cuda> x, ConstView<T, cuda> weight,
+                       ConstView<T, cuda> bias, T eps = T(1e-5)) {
+  const Index n = x.rows(), c = x.cols();
+  require<shape_error>(c >= 1, "layernorm_forward: x has ", c, " features, expected at least 1");
+  require<shape_error>(out.rows() == n && out.cols() == c, "layernorm_forward: out is ",
+                       out.rows(), "x", out.cols(), ", expected ", n, "x", c);
+  cuda_detail::check_layernorm_sizes("layernorm_forward", n, c, mean.numel(), rstd.numel(),
+                                     weight.numel(), bias.numel());
+  require<value_error>(std::isfinite(eps) && eps > T(0), "layernorm_forward: eps must be a "
+                       "finite positive number, got ", eps);
+  if (n == 0) return;
+  constexpr unsigned threads = 256, rows_per_block = threads / cuda_detail::warp_size;
+  cuda_detail::layernorm_forward_kernel<<<cuda_detail::blocks_for(n, rows_per_block), threads, 0,
+                                          ctx.stream()>>>(
+      out.data(), out.stride(), mean.data(), rstd.data(), x.data(), x.stride(), weight.data(),
+      bias.data(), n, c, eps);
+  EST_CUDA_CHECK_LAUNCH();
+}
+
+/// d_x (N, C) += ∂loss/∂x; d_weight (C) += ...; d_bias (C) += ..., from d_out (N, C) and the
+/// saved x, weight, mean, rstd.
+template <class T>
+void layernorm_backward(const Context<cuda>& ctx, MatrixView<T, cuda> d_x,
+                        TensorView<T, cuda> d_weight, TensorView<T, cuda> d_bias,
+                        ConstMatrix<T, cuda> d_out, ConstMatrix<T, cuda> x,
+                        ConstView<T, cuda> weight, ConstView<T, cuda> mean,
+                        ConstView<T, cuda> rstd) {
+  const Index n = x.rows(), c = x.cols();
+  require<shape_error>(d_x.rows() == n && d_x.cols() == c && d_out.rows() == n &&
+                           d_out.cols() == c,
+                       "layernorm_backward: d_x and d_out must be ", n, "x", c, ", got ",
+                       d_x.rows(), "x", d_x.cols(), " and ", d_out.rows(), "x", d_out.cols());
+  require<shape_error>(c >= 1, "layernorm_backward: x has ", c, " features, expected at least 1");
+  cuda_detail::check_layernorm_sizes("layernorm_backward", n, c, mean.numel(), rstd.numel(),
+                                     d_weight.numel(), d_bias.numel());
+  expect_no_overlap(d_x, d_out, "layernorm_backward", "d_x", "d_out");
+  expect_no_overlap(d_x, x, "layernorm_backward", "d_x", "x");
+  require<shape_error>(weight.numel() == c, "layernorm_backward: weight needs ", c,
+                       " elements, got ", weight.numel());
+  if (n == 0) return;
+  constexpr unsigned threads = 256, rows_per_block = threads / cuda_detail::warp_size;
+  cuda_detail::layernorm_backward_kernel<<<cuda_detail::blocks_for(n, rows_per_block), threads, 0,
+                                           ctx.stream()>>>(
+      d_x.data(), d_x.stride(), d_out.data(), d_out.stride(), x.data(), x.stride(),
+      weight.data(), mean.data(), rstd.data(), n, c);
+  EST_CUDA_CHECK_LAUNCH();
+  const T* dy = d_out.data();
+  const T* xs = x.data();
+  const T* mu = mean.data();
+  const T* rs = rstd.data();
+  const Index dys = d_out.stride(), xst = x.stride();
+  cuda_detail::column_sums<T>(ctx, d_weight.data(), n, c, [=] __device__(Index r, Index i) {
+    return dy[r * dys + i] * (xs[r * xst + i] - mu[r]) * rs[r];
+  });
+  cuda_detail::column_sums<T>(ctx, d_bias.data(), n, c,
+                              [=] __device__(Index r, Index i) { return dy[r * dys + i]; });
+}
+
+}  // namespace est
