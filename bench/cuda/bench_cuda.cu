@@ -165,7 +165,7 @@ template <est::Gpt2Config Config>
 void training_step(est::Context<est::cuda>& ctx, Index B, Index T, int reps, double tf32_peak) {
   est::Gpt2<Config, est::cuda> model(ctx, 1);
   est::AdamW<float, est::cuda> optimizer(model.parameter_specs());
-  est::Tensor<std::uint8_t> mask({Config.parameter_count()});
+  est::Tensor<std::uint8_t, est::cuda> mask({Config.parameter_count()});
   est::Tensor<std::int32_t> tokens({B, T}), targets({B, T});
   std::mt19937 gen(2);
   std::uniform_int_distribution<int> token(0, std::min(Config.vocab, 50257) - 1);
@@ -188,8 +188,8 @@ void training_step(est::Context<est::cuda>& ctx, Index B, Index T, int reps, dou
         model.backward();
         (void)est::clip_grad_norm<float>(ctx, model.gradient_arena(), 1.0);
         if (masked) {
-          est::mark_active_parameters(Config, subnet, mask);
-          optimizer.step(ctx, model.parameter_arena(), model.gradient_arena(), 1e-4, mask);
+          est::mark_active_parameters(ctx, Config, subnet, mask.view());
+          optimizer.step(ctx, model.parameter_arena(), model.gradient_arena(), 1e-4, mask.view());
         } else {
           optimizer.step(ctx, model.parameter_arena(), model.gradient_arena(), 1e-4);
         }

@@ -33,10 +33,16 @@ Tensor<T> download(const Context<cuda>& ctx, const Tensor<T, cuda>& device) {
   return download(ctx, device.view());
 }
 
-/// A device tensor filled with NaN.
+/// A device tensor filled with NaN (integers: the byte pattern 0xAB).
 template <class T>
 Tensor<T, cuda> poisoned(const Context<cuda>& ctx, Shape shape) {
-  return upload(ctx, nan_tensor<T>(shape));
+  if constexpr (std::is_floating_point_v<T>) {
+    return upload(ctx, nan_tensor<T>(shape));
+  } else {
+    Tensor<T> t(shape);
+    std::fill_n(t.data(), t.numel(), T(0xAB));
+    return upload(ctx, t);
+  }
 }
 
 /// GPU against CPU: FP32 1e-5 relative (the issue's bound), double 1e-10.

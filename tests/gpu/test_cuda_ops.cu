@@ -13,6 +13,7 @@
 #include <est/backend/cpu/layernorm.hpp>
 #include <est/backend/cpu/linear.hpp>
 #include <est/backend/cpu/residual.hpp>
+#include <est/subnet/sampling.hpp>
 #include <est/train/clip.hpp>
 
 #include "gpu_support.cuh"
@@ -191,7 +192,9 @@ TEMPLATE_TEST_CASE("cuda attention forward and backward match the CPU", "[cuda][
   const auto& g = gpu();
   const auto [B, T_, H, d] = GENERATE(std::tuple<int, int, int, int>{1, 1, 1, 1},
                                       std::tuple<int, int, int, int>{2, 5, 3, 7},
-                                      std::tuple<int, int, int, int>{2, 130, 4, 64});
+                                      std::tuple<int, int, int, int>{2, 130, 4, 64},
+                                      std::tuple<int, int, int, int>{1, 700, 2, 8},
+                                      std::tuple<int, int, int, int>{1, 1100, 1, 4});
   const Index C = H * d;
   auto qkv = random_tensor<T>({B, T_, 3 * C}, 1), dy = random_tensor<T>({B, T_, C}, 2);
   Tensor<T> out({B, T_, C}), probs({B, H, T_, T_}), dqkv({B, T_, 3 * C});
@@ -296,20 +299,40 @@ TEMPLATE_TEST_CASE("cuda AdamW, global norm and clipping match the CPU", "[cuda]
     std::mt19937 gen(step);
     for (Index i = 0; i < n; ++i) mask[i] = gen() % 3 != 0;
     const bool masked = step >= 2;  // two plain steps, then masked ones
+    const auto mask_d = upload(g, mask);
     const est::ConstView<std::uint8_t> active =
         masked ? est::ConstView<std::uint8_t>(mask.view()) : est::ConstView<std::uint8_t>();
+    const est::ConstView<std::uint8_t, est::cuda> active_d =
+        masked ? est::ConstView<std::uint8_t, est::cuda>(mask_d.view())
+               : est::ConstView<std::uint8_t, est::cuda>();
     const double norm = est::clip_grad_norm<T>(host(), grads.view(), 10.0);
     const double norm_d = est::clip_grad_norm<T>(g, grads_d.view(), 10.0);
     CHECK(std::abs(norm_d - norm) <= 1e-12 * norm);
     CHECK(relative_error(download(g, grads_d), grads) <= gpu_tolerance<T>());
     cpu_opt.step(host(), params.view(), grads.view(), 1e-2, active);
-    gpu_opt.step(g, params_d.view(), grads_d.view(), 1e-2, active);
+    gpu_opt.step(g, params_d.view(), grads_d.view(), 1e-2, active_d);
     CHECK(relative_error(download(g, params_d), params) <= gpu_tolerance<T>());
   }
   CHECK(relative_error(download(g, gpu_opt.first_moments()), cpu_opt.first_moments()) <=
         gpu_tolerance<T>());
   CHECK(relative_error(download(g, gpu_opt.second_moments()), cpu_opt.second_moments()) <=
         gpu_tolerance<T>());
+}
+
+TEST_CASE("the device active mask is the CPU's, byte for byte", "[cuda][subnet]") {
+  const auto& g = gpu();
+  constexpr est::Gpt2Config config{.layers = 3, .heads = 4, .width = 32, .mlp_hidden = 96,
+                                   .vocab = 50, .context = 16};
+  const auto shape = est::subnetwork_shape(config);
+  for (std::uint64_t step = 0; step < 4; ++step) {
+    const est::Subnetwork subnet = est::sampling::Uniform(5).sample(shape, {0.67, 0.5, 0.3}, step);
+    Tensor<std::uint8_t> host_mask({config.parameter_count()});
+    est::mark_active_parameters(config, subnet, host_mask);
+    auto device_mask = poisoned<std::uint8_t>(g, {config.parameter_count()});
+    est::mark_active_parameters(g, config, subnet, device_mask.view());
+    const auto back = download(g, device_mask);
+    CHECK(std::equal(back.data(), back.data() + back.numel(), host_mask.data()));
+  }
 }
 
 TEST_CASE("cuda allocation failure names the requested and the free bytes", "[cuda][memory]") {

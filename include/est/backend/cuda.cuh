@@ -16,3 +16,4 @@
 #include "est/backend/cuda/cross_entropy.cuh"
 #include "est/backend/cuda/gather.cuh"
 #include "est/backend/cuda/optimizer.cuh"
+#include "est/backend/cuda/active_mask.cuh"

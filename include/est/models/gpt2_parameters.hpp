@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "est/core/config.hpp"
+#include "est/core/context.hpp"
 #include "est/core/tensor.hpp"
 #include "est/subnet/subnetwork.hpp"
 
@@ -144,6 +145,13 @@ inline void mark_active_parameters(const Gpt2Config& config, const Subnetwork& s
       std::fill_n(layer.fc_proj_weight.data() + Index(n) * C, C, std::uint8_t{1});
     }
   }
+}
+
+/// The same with an execution context, the form device-generic code calls (the CUDA backend has
+/// one that writes a device mask with kernels).
+inline void mark_active_parameters(const Context<cpu>&, const Gpt2Config& config,
+                                   const Subnetwork& subnet, TensorView<std::uint8_t> mask) {
+  mark_active_parameters(config, subnet, mask);
 }
 
 }  // namespace est

@@ -99,8 +99,7 @@ void adamw_update(const Context<cpu>& ctx, const AdamWSlice<T>& s) {
   });
 }
 
-/// AdamW over a flat arena on `Device` (moments and counts live there too; the active mask
-/// comes from the host).
+/// AdamW over a flat arena on `Device` (moments, counts and the active mask live there too).
 template <class T, class Device = cpu>
 class AdamW {
  public:
@@ -135,7 +134,7 @@ class AdamW {
   /// `active` (one byte per element, 1 = trained by this step's subnetwork) may be empty: then
   /// every element is active. Inactive elements are treated as the config's `inactive` says.
   void step(const Context<Device>& ctx, TensorView<T, Device> params,
-            ConstView<T, Device> grads, double lr, ConstView<std::uint8_t> active = {}) {
+            ConstView<T, Device> grads, double lr, ConstView<std::uint8_t, Device> active = {}) {
     require<shape_error>(params.numel() == m_.numel() && grads.numel() == m_.numel(),
                          "AdamW::step: params and grads need ", m_.numel(), " elements, got ",
                          params.numel(), " and ", grads.numel());
@@ -147,16 +146,7 @@ class AdamW {
     require<value_error>(t_ < std::numeric_limits<std::int32_t>::max(),
                          "AdamW::step: the step count would overflow");
     const bool frozen = config_.inactive == InactiveParameters::frozen;
-    const std::uint8_t* mask = nullptr;
-    if (active.numel()) {
-      if constexpr (std::same_as<Device, cpu>) {
-        mask = active.data();
-      } else {
-        if (mask_.numel() != active.numel()) mask_ = Tensor<std::uint8_t, Device>(active.shape());
-        copy(ctx, mask_.view(), active);
-        mask = mask_.data();
-      }
-    }
+    const std::uint8_t* mask = active.numel() ? active.data() : nullptr;
     if (frozen && mask && counts_.numel() == 0) {
       // The first masked step: until now every element's count was t_.
       std::vector<std::int32_t> start(static_cast<std::size_t>(m_.numel()),
@@ -241,7 +231,6 @@ class AdamW {
   Tensor<T, Device> m_;  // (parameter_count) first moments
   Tensor<T, Device> v_;  // (parameter_count) second moments
   Tensor<std::int32_t, Device> counts_;  // (parameter_count) per-element step counts, or empty
-  Tensor<std::uint8_t, Device> mask_;    // (parameter_count) the step's mask on the device (CUDA)
   long long t_ = 0;
   // Bias corrections 1/(1-β^t) for t = 0..t_, computed once per step in double and rounded to
   // T, so every element at count t uses the same factors.

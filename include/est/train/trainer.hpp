@@ -64,8 +64,8 @@ class Trainer {
   static constexpr Gpt2Config config = Model::config;
 
   /// The model, context and samplers must outlive the trainer.
-  /// On a GPU the model, gradients and optimizer state stay on the device; batches and the
-  /// subnetwork's mask are made on the host and uploaded.
+  /// On a GPU the model, gradients, optimizer state and the active mask stay on the device;
+  /// batches and subnetworks are drawn on the host.
   Trainer(Model& model, const Context<device_type>& ctx,
           SubnetworkSchedule<Sampling, Growth> subnetworks,
           Schedule lr, const BatchSampler<Source>& train, const BatchSampler<Source>& val,
@@ -126,7 +126,7 @@ class Trainer {
     } else if (subnet.is_full()) {
       optimizer_.step(*ctx_, model_->parameter_arena(), model_->gradient_arena(), r.lr);
     } else {
-      mark_active_parameters(config, subnet, mask_);
+      mark_active_parameters(*ctx_, config, subnet, mask_.view());
       optimizer_.step(*ctx_, model_->parameter_arena(), model_->gradient_arena(), r.lr, mask_);
     }
     describe(subnet, r);
@@ -204,7 +204,7 @@ class Trainer {
   AdamW<scalar_type, device_type> optimizer_;
   Tensor<std::int32_t> tokens_, targets_;          // (B, T) training micro-batch
   Tensor<std::int32_t> val_tokens_, val_targets_;  // (B, T) validation batch
-  Tensor<std::uint8_t> mask_;                      // (parameter_count) active elements
+  Tensor<std::uint8_t, device_type> mask_;         // (parameter_count) active elements
   FlopsMeter flops_;
   std::int64_t step_ = 0;
   std::int64_t non_finite_steps_ = 0;

@@ -2,8 +2,9 @@
 // Gathering the active columns or rows of a weight matrix into a packed matrix, and adding a
 // packed gradient back, on the GPU; same contract as the CPU gather.hpp. The index lists come
 // from the host (a subnetwork is sampled there, identically on every device): they are checked
-// there (strictly increasing, in range) and copied into the context's index scratch, in stream
-// order, so the kernels read them on the device.
+// there (strictly increasing, in range) and copied into the context's index scratch in stream
+// order. (Straight from pageable memory: on an H100 that measured faster for these small lists
+// than staging them through a pinned ring.)
 // Shapes: R rows, n columns of the full matrix, k selected indices.
 
 #include <span>
