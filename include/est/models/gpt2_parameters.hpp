@@ -94,6 +94,19 @@ Gpt2Tensors<T, Device> layout_gpt2(const Gpt2Config& config, T* base,
   return t;
 }
 
+namespace detail {
+/// The checks of every mark_active_parameters (CPU and CUDA).
+inline void check_active_mask(const Gpt2Config& config, const Subnetwork& subnet, Index mask_size) {
+  require<shape_error>(mask_size == config.parameter_count(), "mark_active_parameters: mask has ",
+                       mask_size, " elements, expected parameter_count() = ",
+                       config.parameter_count());
+  require<value_error>(subnet.shape() == subnetwork_shape(config),
+                       "mark_active_parameters: the subnetwork's shape does not match the "
+                       "configuration's (layers, heads, mlp_hidden)");
+  subnet.validate("mark_active_parameters");  // indices are used as offsets
+}
+}  // namespace detail
+
 /// Marks with 1 every element of an arena laid out for `config` that `subnet` trains, and with
 /// 0 every other: the embeddings and the final LayerNorm always; in an active layer its
 /// LayerNorms, its output projections' biases, the Q/K/V columns (and bias entries) and W_O rows
@@ -101,13 +114,7 @@ Gpt2Tensors<T, Device> layout_gpt2(const Gpt2Config& config, T* base,
 /// neurons. An optimizer uses the mask to leave the rest alone (see train/adamw.hpp).
 inline void mark_active_parameters(const Gpt2Config& config, const Subnetwork& subnet,
                                    TensorView<std::uint8_t> mask) {
-  require<shape_error>(mask.numel() == config.parameter_count(), "mark_active_parameters: mask has ",
-                       mask.numel(), " elements, expected parameter_count() = ",
-                       config.parameter_count());
-  require<value_error>(subnet.shape() == subnetwork_shape(config),
-                       "mark_active_parameters: the subnetwork's shape does not match the "
-                       "configuration's (layers, heads, mlp_hidden)");
-  subnet.validate("mark_active_parameters");  // indices are used as offsets below
+  detail::check_active_mask(config, subnet, mask.numel());
   const auto t = layout_gpt2<std::uint8_t>(config, mask.data(), nullptr);
   auto set = [](TensorView<std::uint8_t> v, std::uint8_t value) {
     std::fill_n(v.data(), v.numel(), value);

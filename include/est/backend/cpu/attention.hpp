@@ -10,30 +10,12 @@
 #include <cmath>
 
 #include "est/backend/cpu/parallel.hpp"
+#include "est/core/op_checks.hpp"
 #include "est/core/tensor.hpp"
 
 namespace est {
 
 namespace cpu_detail {
-struct AttentionDims {
-  Index B, T, H, d, C;
-};
-
-inline AttentionDims attention_dims(const char* op, const Shape& qkv, const Shape& out,
-                                    const Shape& probs, Index heads) {
-  require<shape_error>(qkv.rank() == 3 && qkv[2] % 3 == 0, op, ": qkv has shape ", qkv,
-                       ", expected (B, T, 3C)");
-  const Index C = qkv[2] / 3;
-  require<value_error>(heads >= 1 && C % heads == 0, op, ": heads = ", heads,
-                       " must be >= 1 and divide the width C = ", C);
-  const AttentionDims dims{qkv[0], qkv[1], heads, C / heads, C};
-  require<shape_error>(out == Shape{dims.B, dims.T, C}, op, ": attention output has shape ", out,
-                       ", expected ", Shape{dims.B, dims.T, C});
-  require<shape_error>(probs == Shape{dims.B, heads, dims.T, dims.T}, op, ": probs has shape ",
-                       probs, ", expected ", Shape{dims.B, heads, dims.T, dims.T});
-  return dims;
-}
-
 template <class T>
 using RowMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 template <class T>
@@ -48,7 +30,7 @@ void attention_forward(const Context<cpu>& ctx, TensorView<T> out, TensorView<T>
                        ConstView<T> qkv, Index heads) {
   using namespace cpu_detail;
   const auto [B, T_, H, d, C] =
-      attention_dims("attention_forward", qkv.shape(), out.shape(), probs.shape(), heads);
+      op_checks::attention("attention_forward", qkv.shape(), out.shape(), probs.shape(), heads);
   const T scale = T(1) / std::sqrt(T(d));
   parallel_for(ctx, B * H, [&, B = B, T_ = T_, H = H, d = d, C = C](Index bh) {
     const Index b = bh / H, h = bh % H;
@@ -76,7 +58,7 @@ void attention_backward(const Context<cpu>& ctx, TensorView<T> d_qkv, ConstView<
                         ConstView<T> qkv, ConstView<T> probs, Index heads) {
   using namespace cpu_detail;
   const auto [B, T_, H, d, C] =
-      attention_dims("attention_backward", qkv.shape(), d_out.shape(), probs.shape(), heads);
+      op_checks::attention("attention_backward", qkv.shape(), d_out.shape(), probs.shape(), heads);
   require<shape_error>(d_qkv.shape() == qkv.shape(), "attention_backward: d_qkv has shape ",
                        d_qkv.shape(), ", expected ", qkv.shape());
   const T scale = T(1) / std::sqrt(T(d));

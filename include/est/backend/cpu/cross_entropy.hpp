@@ -7,8 +7,9 @@
 #include <cstdint>
 
 #include "est/backend/cpu/arrays.hpp"
-#include "est/core/checks.hpp"
 #include "est/backend/cpu/parallel.hpp"
+#include "est/core/checks.hpp"
+#include "est/core/op_checks.hpp"
 #include "est/core/tensor.hpp"
 
 namespace est {
@@ -20,14 +21,8 @@ double softmax_cross_entropy(const Context<cpu>& ctx, TensorView<T> losses, Matr
                              ConstMatrix<T> logits, ConstView<std::int32_t> targets,
                              T grad_scale) {
   const Index n = logits.rows(), v = logits.cols();
-  require<shape_error>(targets.numel() == n && losses.numel() == n,
-                       "softmax_cross_entropy: targets and losses need ", n,
-                       " elements (one per logits row), got ", targets.numel(), " and ",
-                       losses.numel());
-  const bool with_grad = d_logits.rows() * d_logits.cols() != 0;
-  require<shape_error>(!with_grad || (d_logits.rows() == n && d_logits.cols() == v),
-                       "softmax_cross_entropy: d_logits is ", d_logits.rows(), "x",
-                       d_logits.cols(), ", expected ", n, "x", v, " or empty");
+  const bool with_grad =
+      op_checks::softmax_cross_entropy(d_logits, logits, targets.numel(), losses.numel());
   check_token_ids(targets, v, "softmax_cross_entropy", "targets");
   using cpu_detail::ConstRowArray;
   cpu_detail::parallel_for(ctx, n, [&](Index r) {

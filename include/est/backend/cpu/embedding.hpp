@@ -7,32 +7,18 @@
 #include "est/backend/cpu/arrays.hpp"
 #include "est/backend/cpu/parallel.hpp"
 #include "est/core/checks.hpp"
+#include "est/core/op_checks.hpp"
 #include "est/core/tensor.hpp"
 
 namespace est {
-
-namespace cpu_detail {
-template <class T>
-void check_embedding(const char* op, Index b, Index t, Index c, const Shape& out, const Shape& wte,
-                     const Shape& wpe) {
-  require<shape_error>(wte.rank() == 2 && wte[1] == c, op, ": wte has shape ", wte,
-                       ", expected (V, ", c, ")");
-  require<shape_error>(wpe.rank() == 2 && wpe[1] == c && wpe[0] >= t, op, ": wpe has shape ", wpe,
-                       ", expected (P, ", c, ") with P >= T = ", t);
-  require<shape_error>(out == Shape{b, t, c}, op, ": activation has shape ", out, ", expected ",
-                       Shape{b, t, c});
-}
-}  // namespace cpu_detail
 
 /// out (B, T, C) from tokens (B, T), wte (V, C), wpe (P, C). Token ids are checked.
 template <class T>
 void embedding_forward(const Context<cpu>& ctx, TensorView<T> out, ConstView<std::int32_t> tokens,
                        ConstView<T> wte, ConstView<T> wpe) {
-  require<shape_error>(tokens.rank() == 2, "embedding_forward: tokens has shape ", tokens.shape(),
-                       ", expected (B, T)");
-  const Index B = tokens.dim(0), T_ = tokens.dim(1), C = wte.rank() == 2 ? wte.dim(1) : -1;
-  cpu_detail::check_embedding<T>("embedding_forward", B, T_, C, out.shape(), wte.shape(),
-                                 wpe.shape());
+  op_checks::embedding("embedding_forward", tokens.shape(), out.shape(), wte.shape(),
+                        wpe.shape());
+  const Index B = tokens.dim(0), T_ = tokens.dim(1), C = wte.dim(1);
   check_token_ids(tokens, wte.dim(0), "embedding_forward", "tokens");
   using cpu_detail::ConstRowArray;
   cpu_detail::parallel_for(ctx, B * T_, [&](Index bt) {
@@ -46,11 +32,9 @@ void embedding_forward(const Context<cpu>& ctx, TensorView<T> out, ConstView<std
 template <class T>
 void embedding_backward(const Context<cpu>& ctx, TensorView<T> d_wte, TensorView<T> d_wpe,
                         ConstView<T> d_out, ConstView<std::int32_t> tokens) {
-  require<shape_error>(tokens.rank() == 2, "embedding_backward: tokens has shape ",
-                       tokens.shape(), ", expected (B, T)");
-  const Index B = tokens.dim(0), T_ = tokens.dim(1), C = d_wte.rank() == 2 ? d_wte.dim(1) : -1;
-  cpu_detail::check_embedding<T>("embedding_backward", B, T_, C, d_out.shape(), d_wte.shape(),
-                                 d_wpe.shape());
+  op_checks::embedding("embedding_backward", tokens.shape(), d_out.shape(), d_wte.shape(),
+                        d_wpe.shape());
+  const Index B = tokens.dim(0), T_ = tokens.dim(1), C = d_wte.dim(1);
   check_token_ids(tokens, d_wte.dim(0), "embedding_backward", "tokens");
   // Several positions may share a token, so threads split the columns, not the rows: every
   // element of d_wte is then summed by one thread in position order (deterministic, no races).

@@ -14,6 +14,7 @@
 #include "est/backend/cpu/parallel.hpp"
 #include "est/core/checks.hpp"
 #include "est/core/context.hpp"
+#include "est/core/op_checks.hpp"
 #include "est/core/tensor.hpp"
 #include "est/core/transpose.hpp"
 
@@ -62,16 +63,8 @@ inline int gemm_parts(const Context<cpu>& ctx, Index m, Index n, Index k) {
 template <class T>
 void gemm(const Context<cpu>& ctx, MatrixView<T> c, ConstMatrix<T> a, Transpose ta,
           ConstMatrix<T> b, Transpose tb, T alpha = T(1), T beta = T(0)) {
-  const Index m = ta == Transpose::no ? a.rows() : a.cols();
-  const Index k = ta == Transpose::no ? a.cols() : a.rows();
-  const Index kb = tb == Transpose::no ? b.rows() : b.cols();
-  const Index n = tb == Transpose::no ? b.cols() : b.rows();
-  require<shape_error>(kb == k, "gemm: inner dimensions differ: op(A) is ", m, "x", k,
-                       " but op(B) is ", kb, "x", n);
-  require<shape_error>(c.rows() == m && c.cols() == n, "gemm: C is ", c.rows(), "x", c.cols(),
-                       ", expected ", m, "x", n, " = op(A) rows x op(B) columns");
-  expect_no_overlap(c, a, "gemm", "C", "A");
-  expect_no_overlap(c, b, "gemm", "C", "B");
+  const op_checks::GemmDims dims = op_checks::gemm(c, a, ta, b, tb);
+  const Index m = dims.m, n = dims.n, k = dims.k;
   if (m == 0 || n == 0) return;
 
   const int parts = cpu_detail::gemm_parts(ctx, m, n, k);

@@ -9,20 +9,10 @@
 #include "est/backend/cpu/arrays.hpp"
 #include "est/backend/cpu/parallel.hpp"
 #include "est/core/checks.hpp"
+#include "est/core/op_checks.hpp"
 #include "est/core/tensor.hpp"
 
 namespace est {
-
-namespace cpu_detail {
-template <class T>
-void check_layernorm(const char* op, Index n, Index c, Index mean_n, Index rstd_n, Index w_n,
-                     Index b_n) {
-  require<shape_error>(mean_n == n && rstd_n == n, op, ": mean and rstd need ", n,
-                       " elements (one per row), got ", mean_n, " and ", rstd_n);
-  require<shape_error>(w_n == c && b_n == c, op, ": weight and bias need ", c,
-                       " elements (one per feature), got ", w_n, " and ", b_n);
-}
-}  // namespace cpu_detail
 
 /// out (N, C), mean (N), rstd (N) from x (N, C), weight (C), bias (C). The statistics are saved
 /// for the backward pass.
@@ -34,7 +24,7 @@ void layernorm_forward(const Context<cpu>& ctx, MatrixView<T> out, TensorView<T>
   require<shape_error>(c >= 1, "layernorm_forward: x has ", c, " features, expected at least 1");
   require<shape_error>(out.rows() == n && out.cols() == c, "layernorm_forward: out is ",
                        out.rows(), "x", out.cols(), ", expected ", n, "x", c);
-  cpu_detail::check_layernorm<T>("layernorm_forward", n, c, mean.numel(), rstd.numel(),
+  op_checks::layernorm("layernorm_forward", n, c, mean.numel(), rstd.numel(),
                                  weight.numel(), bias.numel());
   require<value_error>(std::isfinite(eps) && eps > T(0), "layernorm_forward: eps must be a "
                        "finite positive number, got ", eps);
@@ -62,7 +52,7 @@ void layernorm_backward(const Context<cpu>& ctx, MatrixView<T> d_x, TensorView<T
                        "layernorm_backward: d_x and d_out must be ", n, "x", c, ", got ",
                        d_x.rows(), "x", d_x.cols(), " and ", d_out.rows(), "x", d_out.cols());
   require<shape_error>(c >= 1, "layernorm_backward: x has ", c, " features, expected at least 1");
-  cpu_detail::check_layernorm<T>("layernorm_backward", n, c, mean.numel(), rstd.numel(),
+  op_checks::layernorm("layernorm_backward", n, c, mean.numel(), rstd.numel(),
                                  d_weight.numel(), d_bias.numel());
   expect_no_overlap(d_x, d_out, "layernorm_backward", "d_x", "d_out");
   expect_no_overlap(d_x, x, "layernorm_backward", "d_x", "x");

@@ -49,13 +49,7 @@ inline void fill_mask(const Context<cuda>& ctx, TensorView<std::uint8_t, cuda> o
 /// trains and 0 elsewhere; the same bytes as the CPU mark_active_parameters.
 inline void mark_active_parameters(const Context<cuda>& ctx, const Gpt2Config& config,
                                    const Subnetwork& subnet, TensorView<std::uint8_t, cuda> mask) {
-  require<shape_error>(mask.numel() == config.parameter_count(), "mark_active_parameters: mask has ",
-                       mask.numel(), " elements, expected parameter_count() = ",
-                       config.parameter_count());
-  require<value_error>(subnet.shape() == subnetwork_shape(config),
-                       "mark_active_parameters: the subnetwork's shape does not match the "
-                       "configuration's (layers, heads, mlp_hidden)");
-  subnet.validate("mark_active_parameters");
+  detail::check_active_mask(config, subnet, mask.numel());
   const Index L = config.layers, C = config.width, d = config.head_dim(), M = config.mlp_hidden;
   // Per layer: Q/K/V column mask (3C), W_O row mask (C), neuron mask (M).
   const Index per_layer = 3 * C + C + M;

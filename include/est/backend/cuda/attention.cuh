@@ -11,6 +11,7 @@
 
 #include "est/backend/cuda/gemm.cuh"
 #include "est/backend/cuda/kernels.cuh"
+#include "est/core/op_checks.hpp"
 
 namespace est {
 
@@ -177,32 +178,13 @@ void causal_softmax(const Context<cuda>& ctx, T* p, T* dp, Index rows, Index t_l
   EST_CUDA_CHECK_LAUNCH();
 }
 
-struct CudaAttentionDims {
-  Index B, T, H, d, C;
-};
-
-inline CudaAttentionDims cuda_attention_dims(const char* op, const Shape& qkv, const Shape& out,
-                                             const Shape& probs, Index heads) {
-  require<shape_error>(qkv.rank() == 3 && qkv[2] % 3 == 0, op, ": qkv has shape ", qkv,
-                       ", expected (B, T, 3C)");
-  const Index C = qkv[2] / 3;
-  require<value_error>(heads >= 1 && C % heads == 0, op, ": heads = ", heads,
-                       " must be >= 1 and divide the width C = ", C);
-  const CudaAttentionDims dims{qkv[0], qkv[1], heads, C / heads, C};
-  require<shape_error>(out == Shape{dims.B, dims.T, C}, op, ": attention output has shape ", out,
-                       ", expected ", Shape{dims.B, dims.T, C});
-  require<shape_error>(probs == Shape{dims.B, heads, dims.T, dims.T}, op, ": probs has shape ",
-                       probs, ", expected ", Shape{dims.B, heads, dims.T, dims.T});
-  return dims;
-}
-
 }  // namespace cuda_detail
 
 /// out (B, T, C) and probs (B, H, T, T) from qkv (B, T, 3C).
 template <class T>
 void attention_forward(const Context<cuda>& ctx, TensorView<T, cuda> out,
                        TensorView<T, cuda> probs, ConstView<T, cuda> qkv, Index heads) {
-  const auto [B, T_, H, d, C] = cuda_detail::cuda_attention_dims(
+  const auto [B, T_, H, d, C] = op_checks::attention(
       "attention_forward", qkv.shape(), out.shape(), probs.shape(), heads);
   if (B * T_ == 0) return;
   const T scale = T(1) / std::sqrt(T(d));
@@ -224,7 +206,7 @@ template <class T>
 void attention_backward(const Context<cuda>& ctx, TensorView<T, cuda> d_qkv,
                         ConstView<T, cuda> d_out, ConstView<T, cuda> qkv,
                         ConstView<T, cuda> probs, Index heads) {
-  const auto [B, T_, H, d, C] = cuda_detail::cuda_attention_dims(
+  const auto [B, T_, H, d, C] = op_checks::attention(
       "attention_backward", qkv.shape(), d_out.shape(), probs.shape(), heads);
   require<shape_error>(d_qkv.shape() == qkv.shape(), "attention_backward: d_qkv has shape ",
                        d_qkv.shape(), ", expected ", qkv.shape());

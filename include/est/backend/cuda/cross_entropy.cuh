@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "est/backend/cuda/kernels.cuh"
+#include "est/core/op_checks.hpp"
 #include "est/core/tensor.hpp"
 
 namespace est {
@@ -60,14 +61,8 @@ double softmax_cross_entropy(const Context<cuda>& ctx, TensorView<T, cuda> losse
                              MatrixView<T, cuda> d_logits, ConstMatrix<T, cuda> logits,
                              ConstView<std::int32_t, cuda> targets, T grad_scale) {
   const Index n = logits.rows(), v = logits.cols();
-  require<shape_error>(targets.numel() == n && losses.numel() == n,
-                       "softmax_cross_entropy: targets and losses need ", n,
-                       " elements (one per logits row), got ", targets.numel(), " and ",
-                       losses.numel());
-  const bool with_grad = d_logits.rows() * d_logits.cols() != 0;
-  require<shape_error>(!with_grad || (d_logits.rows() == n && d_logits.cols() == v),
-                       "softmax_cross_entropy: d_logits is ", d_logits.rows(), "x",
-                       d_logits.cols(), ", expected ", n, "x", v, " or empty");
+  const bool with_grad =
+      op_checks::softmax_cross_entropy(d_logits, logits, targets.numel(), losses.numel());
   if (n == 0) return 0.0;
   cuda_detail::softmax_cross_entropy_kernel<<<unsigned(n), 512, 0, ctx.stream()>>>(
       losses.data(), with_grad ? d_logits.data() : nullptr, d_logits.stride(), logits.data(),

@@ -12,6 +12,7 @@
 #include <cub/device/device_radix_sort.cuh>
 
 #include "est/backend/cuda/kernels.cuh"
+#include "est/core/op_checks.hpp"
 #include "est/core/tensor.hpp"
 
 namespace est {
@@ -66,18 +67,6 @@ __global__ void iota_kernel(std::int32_t* out, Index n) {
   if (i < n) out[i] = static_cast<std::int32_t>(i);
 }
 
-inline void check_embedding_shapes(const char* op, const Shape& tokens, Index c,
-                                   const Shape& out, const Shape& wte, const Shape& wpe) {
-  require<shape_error>(tokens.rank() == 2, op, ": tokens has shape ", tokens, ", expected (B, T)");
-  const Index b = tokens[0], t = tokens[1];
-  require<shape_error>(wte.rank() == 2 && wte[1] == c, op, ": wte has shape ", wte,
-                       ", expected (V, ", c, ")");
-  require<shape_error>(wpe.rank() == 2 && wpe[1] == c && wpe[0] >= t, op, ": wpe has shape ", wpe,
-                       ", expected (P, ", c, ") with P >= T = ", t);
-  require<shape_error>(out == Shape{b, t, c}, op, ": activation has shape ", out, ", expected ",
-                       Shape{b, t, c});
-}
-
 }  // namespace cuda_detail
 
 /// out (B, T, C) from tokens (B, T) (on the device), wte (V, C), wpe (P, C).
@@ -85,9 +74,9 @@ template <class T>
 void embedding_forward(const Context<cuda>& ctx, TensorView<T, cuda> out,
                        ConstView<std::int32_t, cuda> tokens, ConstView<T, cuda> wte,
                        ConstView<T, cuda> wpe) {
-  const Index C = wte.rank() == 2 ? wte.dim(1) : -1;
-  cuda_detail::check_embedding_shapes("embedding_forward", tokens.shape(), C, out.shape(),
-                                      wte.shape(), wpe.shape());
+  op_checks::embedding("embedding_forward", tokens.shape(), out.shape(), wte.shape(),
+                        wpe.shape());
+  const Index C = wte.dim(1);
   const Index n = tokens.numel();
   if (n == 0) return;
   cuda_detail::embedding_forward_kernel<<<cuda_detail::blocks_for(n * C, 256), 256, 0,
@@ -102,9 +91,9 @@ template <class T>
 void embedding_backward(const Context<cuda>& ctx, TensorView<T, cuda> d_wte,
                         TensorView<T, cuda> d_wpe, ConstView<T, cuda> d_out,
                         ConstView<std::int32_t, cuda> tokens) {
-  const Index C = d_wte.rank() == 2 ? d_wte.dim(1) : -1;
-  cuda_detail::check_embedding_shapes("embedding_backward", tokens.shape(), C, d_out.shape(),
-                                      d_wte.shape(), d_wpe.shape());
+  op_checks::embedding("embedding_backward", tokens.shape(), d_out.shape(), d_wte.shape(),
+                        d_wpe.shape());
+  const Index C = d_wte.dim(1);
   const Index n = tokens.numel(), B = tokens.dim(0), T_ = tokens.dim(1);
   if (n == 0) return;
   // Scratch: sorted tokens, positions, sorted positions (n each), then CUB's temporary storage.

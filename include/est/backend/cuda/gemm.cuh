@@ -7,6 +7,7 @@
 
 #include "est/backend/cuda/context.cuh"
 #include "est/core/checks.hpp"
+#include "est/core/op_checks.hpp"
 #include "est/core/tensor.hpp"
 #include "est/core/transpose.hpp"
 
@@ -59,16 +60,8 @@ void gemm_rows(const Context<cuda>& ctx, Index m, Index n, Index k, T alpha, con
 template <class T>
 void gemm(const Context<cuda>& ctx, MatrixView<T, cuda> c, ConstMatrix<T, cuda> a, Transpose ta,
           ConstMatrix<T, cuda> b, Transpose tb, T alpha = T(1), T beta = T(0)) {
-  const Index m = ta == Transpose::no ? a.rows() : a.cols();
-  const Index k = ta == Transpose::no ? a.cols() : a.rows();
-  const Index kb = tb == Transpose::no ? b.rows() : b.cols();
-  const Index n = tb == Transpose::no ? b.cols() : b.rows();
-  require<shape_error>(kb == k, "gemm: inner dimensions differ: op(A) is ", m, "x", k,
-                       " but op(B) is ", kb, "x", n);
-  require<shape_error>(c.rows() == m && c.cols() == n, "gemm: C is ", c.rows(), "x", c.cols(),
-                       ", expected ", m, "x", n, " = op(A) rows x op(B) columns");
-  expect_no_overlap(c, a, "gemm", "C", "A");
-  expect_no_overlap(c, b, "gemm", "C", "B");
+  const op_checks::GemmDims dims = op_checks::gemm(c, a, ta, b, tb);
+  const Index m = dims.m, n = dims.n, k = dims.k;
   // cuBLAS wants a leading dimension >= 1 even for an empty or one-column operand.
   auto ld = [](Index stride) { return stride > 0 ? stride : Index(1); };
   cuda_detail::gemm_rows<T>(ctx, m, n, k, alpha, a.data(), ld(a.stride()), ta, 0, b.data(),

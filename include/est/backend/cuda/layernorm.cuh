@@ -7,6 +7,7 @@
 
 #include "est/backend/cuda/kernels.cuh"
 #include "est/core/checks.hpp"
+#include "est/core/op_checks.hpp"
 #include "est/core/tensor.hpp"
 
 namespace est {
@@ -61,14 +62,6 @@ __global__ void layernorm_backward_kernel(T* d_x, Index dx_stride, const T* d_ou
   }
 }
 
-inline void check_layernorm_sizes(const char* op, Index n, Index c, Index mean_n, Index rstd_n,
-                                  Index w_n, Index b_n) {
-  require<shape_error>(mean_n == n && rstd_n == n, op, ": mean and rstd need ", n,
-                       " elements (one per row), got ", mean_n, " and ", rstd_n);
-  require<shape_error>(w_n == c && b_n == c, op, ": weight and bias need ", c,
-                       " elements (one per feature), got ", w_n, " and ", b_n);
-}
-
 }  // namespace cuda_detail
 
 /// out (N, C), mean (N), rstd (N) from x (N, C), weight (C), bias (C).
@@ -81,7 +74,7 @@ void layernorm_forward(const Context<cuda>& ctx, MatrixView<T, cuda> out,
   require<shape_error>(c >= 1, "layernorm_forward: x has ", c, " features, expected at least 1");
   require<shape_error>(out.rows() == n && out.cols() == c, "layernorm_forward: out is ",
                        out.rows(), "x", out.cols(), ", expected ", n, "x", c);
-  cuda_detail::check_layernorm_sizes("layernorm_forward", n, c, mean.numel(), rstd.numel(),
+  op_checks::layernorm("layernorm_forward", n, c, mean.numel(), rstd.numel(),
                                      weight.numel(), bias.numel());
   require<value_error>(std::isfinite(eps) && eps > T(0), "layernorm_forward: eps must be a "
                        "finite positive number, got ", eps);
@@ -108,7 +101,7 @@ void layernorm_backward(const Context<cuda>& ctx, MatrixView<T, cuda> d_x,
                        "layernorm_backward: d_x and d_out must be ", n, "x", c, ", got ",
                        d_x.rows(), "x", d_x.cols(), " and ", d_out.rows(), "x", d_out.cols());
   require<shape_error>(c >= 1, "layernorm_backward: x has ", c, " features, expected at least 1");
-  cuda_detail::check_layernorm_sizes("layernorm_backward", n, c, mean.numel(), rstd.numel(),
+  op_checks::layernorm("layernorm_backward", n, c, mean.numel(), rstd.numel(),
                                      d_weight.numel(), d_bias.numel());
   expect_no_overlap(d_x, d_out, "layernorm_backward", "d_x", "d_out");
   expect_no_overlap(d_x, x, "layernorm_backward", "d_x", "x");

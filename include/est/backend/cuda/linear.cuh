@@ -5,6 +5,7 @@
 
 #include "est/backend/cuda/gemm.cuh"
 #include "est/backend/cuda/kernels.cuh"
+#include "est/core/op_checks.hpp"
 
 namespace est {
 
@@ -24,15 +25,7 @@ __global__ void broadcast_rows(T* out, Index rows, Index cols, Index stride, con
 template <class T>
 void linear_forward(const Context<cuda>& ctx, MatrixView<T, cuda> out, ConstMatrix<T, cuda> in,
                     ConstMatrix<T, cuda> weight, ConstView<T, cuda> bias, T scale = T(1)) {
-  require<shape_error>(bias.numel() == 0 || bias.numel() == weight.cols(),
-                       "linear_forward: bias has ", bias.numel(), " elements, expected ",
-                       weight.cols(), " (= weight columns) or 0");
-  require<shape_error>(in.cols() == weight.rows(), "linear_forward: in has ", in.cols(),
-                       " features but weight is ", weight.rows(), "x", weight.cols(),
-                       ", expected (", in.cols(), ", O)");
-  require<shape_error>(out.cols() == weight.cols() && out.rows() == in.rows(),
-                       "linear_forward: out is ", out.rows(), "x", out.cols(), ", expected ",
-                       in.rows(), "x", weight.cols());
+  op_checks::linear_forward(out, in, weight, bias.numel());
   if (bias.numel() == 0) {
     gemm<T>(ctx, out, in, Transpose::no, weight, Transpose::no, scale);
     return;
@@ -53,16 +46,7 @@ void linear_backward(const Context<cuda>& ctx, MatrixView<T, cuda> d_in,
                      MatrixView<T, cuda> d_weight, TensorView<T, cuda> d_bias,
                      ConstMatrix<T, cuda> d_out, ConstMatrix<T, cuda> in,
                      ConstMatrix<T, cuda> weight, T scale = T(1)) {
-  require<shape_error>(d_bias.numel() == 0 || d_bias.numel() == d_out.cols(),
-                       "linear_backward: d_bias has ", d_bias.numel(), " elements, expected ",
-                       d_out.cols(), " or 0");
-  require<shape_error>(d_weight.rows() == in.cols() && d_weight.cols() == d_out.cols() &&
-                           weight.rows() == in.cols() && weight.cols() == d_out.cols() &&
-                           in.rows() == d_out.rows(),
-                       "linear_backward: in is ", in.rows(), "x", in.cols(), ", d_out ",
-                       d_out.rows(), "x", d_out.cols(), ", weight ", weight.rows(), "x",
-                       weight.cols(), " and d_weight ", d_weight.rows(), "x", d_weight.cols(),
-                       "; expected in (N, I), d_out (N, O), weight and d_weight (I, O)");
+  op_checks::linear_backward(d_weight, d_bias.numel(), d_out, in, weight);
   if (d_in.rows() * d_in.cols() != 0) {
     gemm<T>(ctx, d_in, d_out, Transpose::no, weight, Transpose::yes, scale);
   }

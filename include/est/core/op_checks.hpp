@@ -1,0 +1,124 @@
+#pragma once
+// Argument checks shared by the CPU and CUDA backends, so that an op refuses the same
+// arguments with the same message on every device. Each check runs before the op writes
+// anything. Shapes as in the ops: N rows, C (or I, O) columns, B batch, T sequence, H heads.
+
+#include "est/core/checks.hpp"
+#include "est/core/shape.hpp"
+#include "est/core/tensor.hpp"
+#include "est/core/transpose.hpp"
+
+namespace est::op_checks {
+
+struct GemmDims {
+  Index m, n, k;
+};
+
+/// C (m, n) = op(A) (m, k) · op(B) (k, n): checks the shapes and that C overlaps neither input.
+template <class T, class U, class Device>
+GemmDims gemm(const MatrixView<T, Device>& c, const MatrixView<U, Device>& a, Transpose ta,
+              const MatrixView<U, Device>& b, Transpose tb) {
+  const Index m = ta == Transpose::no ? a.rows() : a.cols();
+  const Index k = ta == Transpose::no ? a.cols() : a.rows();
+  const Index kb = tb == Transpose::no ? b.rows() : b.cols();
+  const Index n = tb == Transpose::no ? b.cols() : b.rows();
+  require<shape_error>(kb == k, "gemm: inner dimensions differ: op(A) is ", m, "x", k,
+                       " but op(B) is ", kb, "x", n);
+  require<shape_error>(c.rows() == m && c.cols() == n, "gemm: C is ", c.rows(), "x", c.cols(),
+                       ", expected ", m, "x", n, " = op(A) rows x op(B) columns");
+  expect_no_overlap(c, a, "gemm", "C", "A");
+  expect_no_overlap(c, b, "gemm", "C", "B");
+  return {m, n, k};
+}
+
+/// out (N, O) = in (N, I) · weight (I, O) + bias (O or empty).
+template <class T, class U, class Device>
+void linear_forward(const MatrixView<T, Device>& out, const MatrixView<U, Device>& in,
+                    const MatrixView<U, Device>& weight, Index bias_size) {
+  require<shape_error>(bias_size == 0 || bias_size == weight.cols(), "linear_forward: bias has ",
+                       bias_size, " elements, expected ", weight.cols(),
+                       " (= weight columns) or 0");
+  require<shape_error>(in.cols() == weight.rows(), "linear_forward: in has ", in.cols(),
+                       " features but weight is ", weight.rows(), "x", weight.cols(),
+                       ", expected (", in.cols(), ", O)");
+  require<shape_error>(out.cols() == weight.cols() && out.rows() == in.rows(),
+                       "linear_forward: out is ", out.rows(), "x", out.cols(), ", expected ",
+                       in.rows(), "x", weight.cols());
+}
+
+/// d_weight (I, O), weight (I, O), in (N, I), d_out (N, O), d_bias (O or empty).
+template <class T, class U, class Device>
+void linear_backward(const MatrixView<T, Device>& d_weight, Index d_bias_size,
+                     const MatrixView<U, Device>& d_out, const MatrixView<U, Device>& in,
+                     const MatrixView<U, Device>& weight) {
+  require<shape_error>(d_bias_size == 0 || d_bias_size == d_out.cols(),
+                       "linear_backward: d_bias has ", d_bias_size, " elements, expected ",
+                       d_out.cols(), " or 0");
+  require<shape_error>(d_weight.rows() == in.cols() && d_weight.cols() == d_out.cols() &&
+                           weight.rows() == in.cols() && weight.cols() == d_out.cols() &&
+                           in.rows() == d_out.rows(),
+                       "linear_backward: in is ", in.rows(), "x", in.cols(), ", d_out ",
+                       d_out.rows(), "x", d_out.cols(), ", weight ", weight.rows(), "x",
+                       weight.cols(), " and d_weight ", d_weight.rows(), "x", d_weight.cols(),
+                       "; expected in (N, I), d_out (N, O), weight and d_weight (I, O)");
+}
+
+/// LayerNorm's per-row statistics (N each) and per-feature weight and bias (C each).
+inline void layernorm(const char* op, Index n, Index c, Index mean_n, Index rstd_n, Index w_n,
+                      Index b_n) {
+  require<shape_error>(mean_n == n && rstd_n == n, op, ": mean and rstd need ", n,
+                       " elements (one per row), got ", mean_n, " and ", rstd_n);
+  require<shape_error>(w_n == c && b_n == c, op, ": weight and bias need ", c,
+                       " elements (one per feature), got ", w_n, " and ", b_n);
+}
+
+struct AttentionDims {
+  Index B, T, H, d, C;
+};
+
+/// qkv (B, T, 3C), out (B, T, C), probs (B, H, T, T) for `heads` heads dividing C.
+inline AttentionDims attention(const char* op, const Shape& qkv, const Shape& out,
+                               const Shape& probs, Index heads) {
+  require<shape_error>(qkv.rank() == 3 && qkv[2] % 3 == 0, op, ": qkv has shape ", qkv,
+                       ", expected (B, T, 3C)");
+  const Index C = qkv[2] / 3;
+  require<value_error>(heads >= 1 && C % heads == 0, op, ": heads = ", heads,
+                       " must be >= 1 and divide the width C = ", C);
+  const AttentionDims dims{qkv[0], qkv[1], heads, C / heads, C};
+  require<shape_error>(out == Shape{dims.B, dims.T, C}, op, ": attention output has shape ", out,
+                       ", expected ", Shape{dims.B, dims.T, C});
+  require<shape_error>(probs == Shape{dims.B, heads, dims.T, dims.T}, op, ": probs has shape ",
+                       probs, ", expected ", Shape{dims.B, heads, dims.T, dims.T});
+  return dims;
+}
+
+/// tokens (B, T), activation (B, T, C), wte (V, C), wpe (P, C) with P >= T.
+inline void embedding(const char* op, const Shape& tokens, const Shape& out, const Shape& wte,
+                      const Shape& wpe) {
+  require<shape_error>(tokens.rank() == 2, op, ": tokens has shape ", tokens,
+                       ", expected (B, T)");
+  const Index b = tokens[0], t = tokens[1], c = wte.rank() == 2 ? wte[1] : -1;
+  require<shape_error>(wte.rank() == 2, op, ": wte has shape ", wte, ", expected (V, C)");
+  require<shape_error>(wpe.rank() == 2 && wpe[1] == c && wpe[0] >= t, op, ": wpe has shape ", wpe,
+                       ", expected (P, ", c, ") with P >= T = ", t);
+  require<shape_error>(out == Shape{b, t, c}, op, ": activation has shape ", out, ", expected ",
+                       Shape{b, t, c});
+}
+
+/// logits (N, V), targets and losses (N), d_logits (N, V) or empty; returns whether a gradient
+/// is asked for.
+template <class T, class U, class Device>
+bool softmax_cross_entropy(const MatrixView<T, Device>& d_logits,
+                           const MatrixView<U, Device>& logits, Index targets_n, Index losses_n) {
+  const Index n = logits.rows(), v = logits.cols();
+  require<shape_error>(targets_n == n && losses_n == n,
+                       "softmax_cross_entropy: targets and losses need ", n,
+                       " elements (one per logits row), got ", targets_n, " and ", losses_n);
+  const bool with_grad = d_logits.rows() * d_logits.cols() != 0;
+  require<shape_error>(!with_grad || (d_logits.rows() == n && d_logits.cols() == v),
+                       "softmax_cross_entropy: d_logits is ", d_logits.rows(), "x",
+                       d_logits.cols(), ", expected ", n, "x", v, " or empty");
+  return with_grad;
+}
+
+}  // namespace est::op_checks
