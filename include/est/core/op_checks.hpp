@@ -3,6 +3,8 @@
 // arguments with the same message on every device. Each check runs before the op writes
 // anything. Shapes as in the ops: N rows, C (or I, O) columns, B batch, T sequence, H heads.
 
+#include <cmath>
+
 #include "est/core/checks.hpp"
 #include "est/core/shape.hpp"
 #include "est/core/tensor.hpp"
@@ -70,6 +72,39 @@ inline void layernorm(const char* op, Index n, Index c, Index mean_n, Index rstd
                        " elements (one per row), got ", mean_n, " and ", rstd_n);
   require<shape_error>(w_n == c && b_n == c, op, ": weight and bias need ", c,
                        " elements (one per feature), got ", w_n, " and ", b_n);
+}
+
+/// LayerNorm forward: out (N, C), mean and rstd (N), x (N, C), weight and bias (C), eps > 0.
+template <class T, class U, class Device>
+void layernorm_forward(const MatrixView<T, Device>& out, Index mean_n, Index rstd_n,
+                       const MatrixView<U, Device>& x, Index weight_n, Index bias_n,
+                       double eps) {
+  const Index n = x.rows(), c = x.cols();
+  require<shape_error>(c >= 1, "layernorm_forward: x has ", c, " features, expected at least 1");
+  require<shape_error>(out.rows() == n && out.cols() == c, "layernorm_forward: out is ",
+                       out.rows(), "x", out.cols(), ", expected ", n, "x", c);
+  layernorm("layernorm_forward", n, c, mean_n, rstd_n, weight_n, bias_n);
+  require<value_error>(std::isfinite(eps) && eps > 0, "layernorm_forward: eps must be a "
+                       "finite positive number, got ", eps);
+}
+
+/// LayerNorm backward: d_x and d_out (N, C) apart from each other and from x (N, C); mean and
+/// rstd (N); weight, d_weight and d_bias (C).
+template <class T, class U, class Device>
+void layernorm_backward(const MatrixView<T, Device>& d_x, Index d_weight_n, Index d_bias_n,
+                        const MatrixView<U, Device>& d_out, const MatrixView<U, Device>& x,
+                        Index weight_n, Index mean_n, Index rstd_n) {
+  const Index n = x.rows(), c = x.cols();
+  require<shape_error>(d_x.rows() == n && d_x.cols() == c && d_out.rows() == n &&
+                           d_out.cols() == c,
+                       "layernorm_backward: d_x and d_out must be ", n, "x", c, ", got ",
+                       d_x.rows(), "x", d_x.cols(), " and ", d_out.rows(), "x", d_out.cols());
+  require<shape_error>(c >= 1, "layernorm_backward: x has ", c, " features, expected at least 1");
+  layernorm("layernorm_backward", n, c, mean_n, rstd_n, d_weight_n, d_bias_n);
+  expect_no_overlap(d_x, d_out, "layernorm_backward", "d_x", "d_out");
+  expect_no_overlap(d_x, x, "layernorm_backward", "d_x", "x");
+  require<shape_error>(weight_n == c, "layernorm_backward: weight needs ", c, " elements, got ",
+                       weight_n);
 }
 
 struct AttentionDims {

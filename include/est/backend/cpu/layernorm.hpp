@@ -20,14 +20,9 @@ template <class T>
 void layernorm_forward(const Context<cpu>& ctx, MatrixView<T> out, TensorView<T> mean,
                        TensorView<T> rstd, ConstMatrix<T> x, ConstView<T> weight,
                        ConstView<T> bias, T eps = T(1e-5)) {
+  op_checks::layernorm_forward(out, mean.numel(), rstd.numel(), x, weight.numel(), bias.numel(),
+                               double(eps));
   const Index n = x.rows(), c = x.cols();
-  require<shape_error>(c >= 1, "layernorm_forward: x has ", c, " features, expected at least 1");
-  require<shape_error>(out.rows() == n && out.cols() == c, "layernorm_forward: out is ",
-                       out.rows(), "x", out.cols(), ", expected ", n, "x", c);
-  op_checks::layernorm("layernorm_forward", n, c, mean.numel(), rstd.numel(),
-                                 weight.numel(), bias.numel());
-  require<value_error>(std::isfinite(eps) && eps > T(0), "layernorm_forward: eps must be a "
-                       "finite positive number, got ", eps);
   const cpu_detail::ConstRowArray<T> w(weight.data(), c), b(bias.data(), c);
   cpu_detail::parallel_for(ctx, n, [&](Index r) {
     const cpu_detail::ConstRowArray<T> xr(&x(r, 0), c);
@@ -46,18 +41,9 @@ template <class T>
 void layernorm_backward(const Context<cpu>& ctx, MatrixView<T> d_x, TensorView<T> d_weight,
                         TensorView<T> d_bias, ConstMatrix<T> d_out, ConstMatrix<T> x,
                         ConstView<T> weight, ConstView<T> mean, ConstView<T> rstd) {
+  op_checks::layernorm_backward(d_x, d_weight.numel(), d_bias.numel(), d_out, x, weight.numel(),
+                                mean.numel(), rstd.numel());
   const Index n = x.rows(), c = x.cols();
-  require<shape_error>(d_x.rows() == n && d_x.cols() == c && d_out.rows() == n &&
-                           d_out.cols() == c,
-                       "layernorm_backward: d_x and d_out must be ", n, "x", c, ", got ",
-                       d_x.rows(), "x", d_x.cols(), " and ", d_out.rows(), "x", d_out.cols());
-  require<shape_error>(c >= 1, "layernorm_backward: x has ", c, " features, expected at least 1");
-  op_checks::layernorm("layernorm_backward", n, c, mean.numel(), rstd.numel(),
-                                 d_weight.numel(), d_bias.numel());
-  expect_no_overlap(d_x, d_out, "layernorm_backward", "d_x", "d_out");
-  expect_no_overlap(d_x, x, "layernorm_backward", "d_x", "x");
-  require<shape_error>(weight.numel() == c, "layernorm_backward: weight needs ", c,
-                       " elements, got ", weight.numel());
   const cpu_detail::ConstRowArray<T> w(weight.data(), c);
   // Each thread sums its rows' weight/bias gradients privately; the partial sums are added in
   // thread order afterwards, so the result is deterministic.

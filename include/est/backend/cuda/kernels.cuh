@@ -3,6 +3,8 @@
 // sizing, and a column-sum reduction over the rows of a matrix that is deterministic (fixed
 // partition of the rows, partial sums added in a fixed order).
 
+#include <type_traits>
+
 #include "est/backend/cuda/context.cuh"
 #include "est/core/shape.hpp"
 
@@ -10,45 +12,47 @@ namespace est::cuda_detail {
 
 inline constexpr unsigned warp_size = 32;
 
-template <class T>
-__device__ inline T warp_sum(T v) {
-  for (int offset = 16; offset > 0; offset /= 2) v += __shfl_xor_sync(0xffffffffu, v, offset);
+struct Add {
+  template <class T>
+  __device__ T operator()(T a, T b) const { return a + b; }
+};
+struct Max {
+  template <class T>
+  __device__ T operator()(T a, T b) const { return max(a, b); }
+};
+
+/// `op` over the 32 lanes of a warp; every lane gets the result.
+template <class T, class Op>
+__device__ inline T warp_reduce(T v, Op op) {
+  for (int offset = 16; offset > 0; offset /= 2) v = op(v, __shfl_xor_sync(0xffffffffu, v, offset));
   return v;
 }
-
 template <class T>
-__device__ inline T warp_max(T v) {
-  for (int offset = 16; offset > 0; offset /= 2) v = max(v, __shfl_xor_sync(0xffffffffu, v, offset));
-  return v;
-}
-
-/// Sum over the block (blockDim.x a multiple of 32, at most 1024); every thread gets the
-/// result. `shared` holds 32 values. Calls must not be back to back without a barrier between.
+__device__ inline T warp_sum(T v) { return warp_reduce(v, Add{}); }
 template <class T>
-__device__ inline T block_sum(T v, T* shared) {
+__device__ inline T warp_max(T v) { return warp_reduce(v, Max{}); }
+
+/// `op` over the block (blockDim.x a multiple of 32, at most 1024); every thread gets the
+/// result. `shared` holds 32 values; it is free again when the call returns.
+template <class T, class Op>
+__device__ inline T block_reduce(T v, T* shared, Op op) {
   const unsigned lane = threadIdx.x % warp_size, warp = threadIdx.x / warp_size;
-  v = warp_sum(v);
+  v = warp_reduce(v, op);
   if (lane == 0) shared[warp] = v;
   __syncthreads();
   const unsigned warps = blockDim.x / warp_size;
-  T total = lane < warps ? shared[lane] : T(0);
-  total = warp_sum(total);
+  // Lanes past the last warp hold a value that changes nothing: 0 for a sum, warp 0's for a max.
+  T neutral = shared[0];
+  if constexpr (std::is_same_v<Op, Add>) neutral = T(0);
+  T total = lane < warps ? shared[lane] : neutral;
+  total = warp_reduce(total, op);
   __syncthreads();  // shared may be reused by the next reduction
   return total;
 }
-
 template <class T>
-__device__ inline T block_max(T v, T* shared) {
-  const unsigned lane = threadIdx.x % warp_size, warp = threadIdx.x / warp_size;
-  v = warp_max(v);
-  if (lane == 0) shared[warp] = v;
-  __syncthreads();
-  const unsigned warps = blockDim.x / warp_size;
-  T total = lane < warps ? shared[lane] : shared[0];
-  total = warp_max(total);
-  __syncthreads();
-  return total;
-}
+__device__ inline T block_sum(T v, T* shared) { return block_reduce(v, shared, Add{}); }
+template <class T>
+__device__ inline T block_max(T v, T* shared) { return block_reduce(v, shared, Max{}); }
 
 /// partial[chunk, c] = Σ over the rows of `chunk` of f(r, c), for a grid of (ceil(C/32),
 /// chunks) blocks of 32×8 threads; rows are split into `chunks` contiguous chunks.

@@ -70,14 +70,9 @@ void layernorm_forward(const Context<cuda>& ctx, MatrixView<T, cuda> out,
                        TensorView<T, cuda> mean, TensorView<T, cuda> rstd,
                        ConstMatrix<T, cuda> x, ConstView<T, cuda> weight,
                        ConstView<T, cuda> bias, T eps = T(1e-5)) {
+  op_checks::layernorm_forward(out, mean.numel(), rstd.numel(), x, weight.numel(), bias.numel(),
+                               double(eps));
   const Index n = x.rows(), c = x.cols();
-  require<shape_error>(c >= 1, "layernorm_forward: x has ", c, " features, expected at least 1");
-  require<shape_error>(out.rows() == n && out.cols() == c, "layernorm_forward: out is ",
-                       out.rows(), "x", out.cols(), ", expected ", n, "x", c);
-  op_checks::layernorm("layernorm_forward", n, c, mean.numel(), rstd.numel(),
-                                     weight.numel(), bias.numel());
-  require<value_error>(std::isfinite(eps) && eps > T(0), "layernorm_forward: eps must be a "
-                       "finite positive number, got ", eps);
   if (n == 0) return;
   constexpr unsigned threads = 256, rows_per_block = threads / cuda_detail::warp_size;
   cuda_detail::layernorm_forward_kernel<<<cuda_detail::blocks_for(n, rows_per_block), threads, 0,
@@ -95,18 +90,9 @@ void layernorm_backward(const Context<cuda>& ctx, MatrixView<T, cuda> d_x,
                         ConstMatrix<T, cuda> d_out, ConstMatrix<T, cuda> x,
                         ConstView<T, cuda> weight, ConstView<T, cuda> mean,
                         ConstView<T, cuda> rstd) {
+  op_checks::layernorm_backward(d_x, d_weight.numel(), d_bias.numel(), d_out, x, weight.numel(),
+                                mean.numel(), rstd.numel());
   const Index n = x.rows(), c = x.cols();
-  require<shape_error>(d_x.rows() == n && d_x.cols() == c && d_out.rows() == n &&
-                           d_out.cols() == c,
-                       "layernorm_backward: d_x and d_out must be ", n, "x", c, ", got ",
-                       d_x.rows(), "x", d_x.cols(), " and ", d_out.rows(), "x", d_out.cols());
-  require<shape_error>(c >= 1, "layernorm_backward: x has ", c, " features, expected at least 1");
-  op_checks::layernorm("layernorm_backward", n, c, mean.numel(), rstd.numel(),
-                                     d_weight.numel(), d_bias.numel());
-  expect_no_overlap(d_x, d_out, "layernorm_backward", "d_x", "d_out");
-  expect_no_overlap(d_x, x, "layernorm_backward", "d_x", "x");
-  require<shape_error>(weight.numel() == c, "layernorm_backward: weight needs ", c,
-                       " elements, got ", weight.numel());
   if (n == 0) return;
   constexpr unsigned threads = 256, rows_per_block = threads / cuda_detail::warp_size;
   cuda_detail::layernorm_backward_kernel<<<cuda_detail::blocks_for(n, rows_per_block), threads, 0,
