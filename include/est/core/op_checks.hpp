@@ -127,17 +127,21 @@ inline AttentionDims attention(const char* op, const Shape& qkv, const Shape& ou
   return dims;
 }
 
-/// tokens (B, T), activation (B, T, C), wte (V, C), wpe (P, C) with P >= T.
-inline void embedding(const char* op, const Shape& tokens, const Shape& out, const Shape& wte,
+/// tokens (B, T), activation (B, T, C), wte (V, C), wpe (P, C) with P >= T, or wpe empty (no
+/// position embedding, as in models with rotary positions). Returns whether wpe is used.
+inline bool embedding(const char* op, const Shape& tokens, const Shape& out, const Shape& wte,
                       const Shape& wpe) {
   require<shape_error>(tokens.rank() == 2, op, ": tokens has shape ", tokens,
                        ", expected (B, T)");
   const Index b = tokens[0], t = tokens[1], c = wte.rank() == 2 ? wte[1] : -1;
   require<shape_error>(wte.rank() == 2, op, ": wte has shape ", wte, ", expected (V, C)");
-  require<shape_error>(wpe.rank() == 2 && wpe[1] == c && wpe[0] >= t, op, ": wpe has shape ", wpe,
-                       ", expected (P, ", c, ") with P >= T = ", t);
+  const bool positions = wpe.numel() != 0;
+  require<shape_error>(!positions || (wpe.rank() == 2 && wpe[1] == c && wpe[0] >= t), op,
+                       ": wpe has shape ", wpe, ", expected (P, ", c, ") with P >= T = ", t,
+                       " or empty");
   require<shape_error>(out == Shape{b, t, c}, op, ": activation has shape ", out, ", expected ",
                        Shape{b, t, c});
+  return positions;
 }
 
 /// logits (N, V), targets and losses (N), d_logits (N, V) or empty; returns whether a gradient

@@ -27,8 +27,8 @@ __global__ void embedding_forward_kernel(T* out, const std::int32_t* tokens, con
   const Index bt = i / c, col = i % c;
   const std::int32_t token = tokens[bt];
   const bool valid = token >= 0 && token < vocab;
-  out[i] = valid ? wte[Index(token) * c + col] + wpe[(bt % t_len) * c + col]
-                 : T(__int_as_float(0x7fc00000));
+  const T position = wpe ? wpe[(bt % t_len) * c + col] : T(0);
+  out[i] = valid ? wte[Index(token) * c + col] + position : T(__int_as_float(0x7fc00000));
 }
 
 /// One block per sorted position; the first position of each token adds all of that token's
@@ -69,19 +69,20 @@ __global__ void iota_kernel(std::int32_t* out, Index n) {
 
 }  // namespace cuda_detail
 
-/// out (B, T, C) from tokens (B, T) (on the device), wte (V, C), wpe (P, C).
+/// out (B, T, C) from tokens (B, T) (on the device), wte (V, C), wpe (P, C) or empty.
 template <class T>
 void embedding_forward(const Context<cuda>& ctx, TensorView<T, cuda> out,
                        ConstView<std::int32_t, cuda> tokens, ConstView<T, cuda> wte,
                        ConstView<T, cuda> wpe) {
-  op_checks::embedding("embedding_forward", tokens.shape(), out.shape(), wte.shape(),
-                        wpe.shape());
+  const bool with_positions = op_checks::embedding("embedding_forward", tokens.shape(),
+                                                    out.shape(), wte.shape(), wpe.shape());
   const Index C = wte.dim(1);
   const Index n = tokens.numel();
   if (n == 0) return;
   cuda_detail::embedding_forward_kernel<<<cuda_detail::blocks_for(n * C, 256), 256, 0,
                                           ctx.stream()>>>(out.data(), tokens.data(), wte.data(),
-                                                          wpe.data(), n, tokens.dim(1), C,
+                                                          with_positions ? wpe.data() : nullptr, n,
+                                                          tokens.dim(1), C,
                                                           wte.dim(0));
   EST_CUDA_CHECK_LAUNCH();
 }
@@ -91,8 +92,8 @@ template <class T>
 void embedding_backward(const Context<cuda>& ctx, TensorView<T, cuda> d_wte,
                         TensorView<T, cuda> d_wpe, ConstView<T, cuda> d_out,
                         ConstView<std::int32_t, cuda> tokens) {
-  op_checks::embedding("embedding_backward", tokens.shape(), d_out.shape(), d_wte.shape(),
-                        d_wpe.shape());
+  const bool with_positions = op_checks::embedding("embedding_backward", tokens.shape(),
+                                                    d_out.shape(), d_wte.shape(), d_wpe.shape());
   const Index C = d_wte.dim(1);
   const Index n = tokens.numel(), B = tokens.dim(0), T_ = tokens.dim(1);
   if (n == 0) return;
@@ -122,6 +123,7 @@ void embedding_backward(const Context<cuda>& ctx, TensorView<T, cuda> d_wte,
   cuda_detail::embedding_backward_wte_kernel<<<unsigned(n), 256, 0, ctx.stream()>>>(
       d_wte.data(), d_out.data(), sorted_tokens, sorted_positions, n, C, d_wte.dim(0));
   EST_CUDA_CHECK_LAUNCH();
+  if (!with_positions) return;
   cuda_detail::embedding_backward_wpe_kernel<<<cuda_detail::blocks_for(T_ * C, 256), 256, 0,
                                                ctx.stream()>>>(d_wpe.data(), d_out.data(), B, T_,
                                                                C);
