@@ -4,6 +4,7 @@
 // anything. Shapes as in the ops: N rows, C (or I, O) columns, B batch, T sequence, H heads.
 
 #include <cmath>
+#include <span>
 
 #include "est/core/checks.hpp"
 #include "est/core/shape.hpp"
@@ -158,6 +159,81 @@ bool softmax_cross_entropy(const MatrixView<T, Device>& d_logits,
                        "softmax_cross_entropy: d_logits is ", d_logits.rows(), "x",
                        d_logits.cols(), ", expected ", n, "x", v, " or empty");
   return with_grad;
+}
+
+/// RMSNorm: out / d_x (N, C), x (N, C), rstd (N), weight (C); `d_out` only for the backward.
+template <class T, class U, class Device>
+void rmsnorm(const char* op, const MatrixView<T, Device>& out, const MatrixView<U, Device>& x,
+             Index rstd_n, Index weight_n, double eps) {
+  const Index n = x.rows(), c = x.cols();
+  require<shape_error>(out.rows() == n && out.cols() == c, op, ": output is ", out.rows(), "x",
+                       out.cols(), ", expected ", n, "x", c, " (the shape of x)");
+  require<shape_error>(c >= 1, op, ": x has ", c, " features, expected at least 1");
+  require<shape_error>(rstd_n == n, op, ": rstd needs ", n, " elements (one per row), got ",
+                       rstd_n);
+  require<shape_error>(weight_n == c, op, ": weight needs ", c, " elements, got ", weight_n);
+  require<value_error>(std::isfinite(eps) && eps >= 0, op, ": eps must be finite and >= 0, got ",
+                       eps);
+  expect_no_overlap(out, x, op, "output", "x");
+}
+
+struct RopeDims {
+  Index B, T, width, half;
+};
+
+/// Rotary embedding in place on columns [first, first + heads·d) of x (B, T, W), with cos and
+/// sin tables (P, d/2), P >= T.
+inline RopeDims rope(const char* op, const Shape& x, Index first, Index heads, Index head_dim,
+                     const Shape& cos, const Shape& sin) {
+  require<shape_error>(x.rank() == 3, op, ": x has shape ", x, ", expected (B, T, W)");
+  require<value_error>(head_dim >= 2 && head_dim % 2 == 0, op, ": head size ", head_dim,
+                       " must be even and >= 2");
+  require<value_error>(heads >= 0 && first >= 0 && first + heads * head_dim <= x[2], op,
+                       ": columns [", first, ", ", first + heads * head_dim,
+                       ") do not fit x of width ", x[2]);
+  require<shape_error>(cos.rank() == 2 && cos[1] == head_dim / 2 && cos[0] >= x[1] && sin == cos,
+                       op, ": cos and sin have shapes ", cos, " and ", sin, ", expected (P, ",
+                       head_dim / 2, ") with P >= T = ", x[1]);
+  return {x[0], x[1], x[2], head_dim / 2};
+}
+
+/// SwiGLU: gate_up (N, 2m) = [gate | up], out (N, m).
+template <class T, class U, class Device>
+void swiglu(const char* op, const MatrixView<T, Device>& out, const MatrixView<U, Device>& gate_up) {
+  require<shape_error>(gate_up.rows() == out.rows() && gate_up.cols() == 2 * out.cols(), op,
+                       ": gate_up is ", gate_up.rows(), "x", gate_up.cols(), " and the output ",
+                       out.rows(), "x", out.cols(), ", expected (N, 2m) and (N, m)");
+  expect_no_overlap(out, gate_up, op, "output", "gate_up");
+}
+
+struct KvGroupDims {
+  Index N, h, g, d;
+};
+
+/// Grouped-query attention's key/value expansion: packed (N, (h + 2g)·d) = [Q (h heads) | K (g
+/// groups) | V (g groups)], expanded (N, 3·h·d), group_of_head (h) ascending in [0, g), every
+/// group used.
+template <class T, class U, class Device>
+KvGroupDims kv_groups(const char* op, const MatrixView<T, Device>& expanded,
+                      const MatrixView<U, Device>& packed, std::span<const Index> group_of_head,
+                      Index head_dim) {
+  const Index h = std::ssize(group_of_head);
+  require<value_error>(h >= 1 && head_dim >= 1, op, ": need at least one head and head size >= 1");
+  require<shape_error>(expanded.cols() == 3 * h * head_dim && expanded.rows() == packed.rows(), op,
+                       ": expanded is ", expanded.rows(), "x", expanded.cols(), ", expected ",
+                       packed.rows(), "x", 3 * h * head_dim);
+  for (Index i = 0; i < h; ++i) {
+    const Index group = group_of_head[std::size_t(i)];
+    const Index previous = i == 0 ? 0 : group_of_head[std::size_t(i - 1)];
+    require<value_error>(i == 0 ? group == 0 : group == previous || group == previous + 1, op,
+                         ": group_of_head must start at 0 and rise by 0 or 1, got ", group,
+                         " at head ", i);
+  }
+  const Index g = group_of_head.back() + 1;
+  require<shape_error>(packed.cols() == (h + 2 * g) * head_dim, op, ": packed has ",
+                       packed.cols(), " columns, expected (h + 2g)·d = ", (h + 2 * g) * head_dim);
+  expect_no_overlap(expanded, packed, op, "expanded", "packed");
+  return {packed.rows(), h, g, head_dim};
 }
 
 }  // namespace est::op_checks

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "est/core/config.hpp"
+#include "est/core/llama_config.hpp"
 #include "est/core/error.hpp"
 
 namespace est {
@@ -34,6 +35,12 @@ struct SubnetworkShape {
 
 /// The subnetwork shape of a GPT-2 configuration: (layers, heads, mlp_hidden).
 [[nodiscard]] constexpr SubnetworkShape subnetwork_shape(const Gpt2Config& c) noexcept {
+  return {c.layers, c.heads, c.mlp_hidden};
+}
+
+/// The subnetwork shape of a Llama configuration: heads are its query heads, (layers, heads,
+/// mlp_hidden); key/value groups follow from the query heads (est/models/llama_block.hpp).
+[[nodiscard]] constexpr SubnetworkShape subnetwork_shape(const LlamaConfig& c) noexcept {
   return {c.layers, c.heads, c.mlp_hidden};
 }
 

@@ -1,0 +1,169 @@
+#pragma once
+// Llama parameter layout: one flat arena of parameters (and one of gradients), seen through named
+// views. Names and shapes are Hugging Face's LlamaForCausalLM, whose nn.Linear weights are stored
+// (out, in): `model.embed_tokens.weight` (V, C), `model.layers.N.self_attn.q_proj.weight`
+// (H·d, C), ..., `model.norm.weight` (C), `lm_head.weight` (V, C) (absent when tied).
+//
+// Arena order per layer: input_layernorm, q_proj, k_proj, v_proj, o_proj,
+// post_attention_layernorm, gate_proj, up_proj, down_proj. Because q, k and v are adjacent (and
+// gate and up), their rows form one ((H + 2·H_kv)·d, C) matrix (and one (2M, C) matrix): the full
+// model runs one GEMM for Q, K, V and one for gate and up.
+//
+// Shapes: V vocabulary, C width, H query heads, G = H_kv key/value heads, d head size, M MLP.
+
+#include <algorithm>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "est/core/context.hpp"
+#include "est/core/llama_config.hpp"
+#include "est/core/tensor.hpp"
+#include "est/models/gpt2_parameters.hpp"  // ParameterSpec
+#include "est/subnet/subnetwork.hpp"
+
+namespace est {
+
+/// Views of one Llama block's tensors.
+template <class T, class Device = cpu>
+struct LlamaLayerTensors {
+  TensorView<T, Device> input_norm;  // (C)      input_layernorm.weight
+  TensorView<T, Device> q;           // (H·d, C) self_attn.q_proj.weight: rows i·d.. are head i's
+  TensorView<T, Device> k;           // (G·d, C) self_attn.k_proj.weight: rows j·d.. are group j's
+  TensorView<T, Device> v;           // (G·d, C) self_attn.v_proj.weight
+  TensorView<T, Device> o;           // (C, H·d) self_attn.o_proj.weight: columns i·d.. read head i
+  TensorView<T, Device> post_norm;   // (C)      post_attention_layernorm.weight
+  TensorView<T, Device> gate;        // (M, C)   mlp.gate_proj.weight: row n feeds neuron n
+  TensorView<T, Device> up;          // (M, C)   mlp.up_proj.weight
+  TensorView<T, Device> down;        // (C, M)   mlp.down_proj.weight: column n reads neuron n
+
+  /// q, k and v as one ((H + 2G)·d, C) matrix.
+  [[nodiscard]] MatrixView<T, Device> qkv() const {
+    return {q.data(), q.dim(0) + k.dim(0) + v.dim(0), q.dim(1)};
+  }
+  /// gate and up as one (2M, C) matrix.
+  [[nodiscard]] MatrixView<T, Device> gate_up() const {
+    return {gate.data(), gate.dim(0) + up.dim(0), gate.dim(1)};
+  }
+};
+
+/// Views of every tensor of a Llama model (parameters or their gradients).
+template <class T, class Device = cpu>
+struct LlamaTensors {
+  TensorView<T, Device> embed;  // (V, C) model.embed_tokens.weight
+  std::vector<LlamaLayerTensors<T, Device>> layers;  // L blocks
+  TensorView<T, Device> norm;     // (C)    model.norm.weight
+  TensorView<T, Device> lm_head;  // (V, C) lm_head.weight; the embedding itself when tied
+};
+
+/// Lays the tensors of `config` out from `base` in arena order; appends their specs to `specs`
+/// when it is not null. Returns the views.
+template <class T, class Device = cpu>
+LlamaTensors<T, Device> layout_llama(const LlamaConfig& config, T* base,
+                                     std::vector<ParameterSpec>* specs) {
+  const Index V = config.vocab, C = config.width, M = config.mlp_hidden,
+              q = Index(config.heads) * config.head_dim(),
+              kv = Index(config.kv_heads) * config.head_dim();
+  Index offset = 0;
+  auto take = [&](std::string name, Shape shape) {
+    TensorView<T, Device> view(base + offset, shape);
+    if (specs) specs->push_back({std::move(name), shape, offset, shape.rank() >= 2});
+    offset += shape.numel();
+    return view;
+  };
+  LlamaTensors<T, Device> t;
+  t.embed = take("model.embed_tokens.weight", {V, C});
+  for (int l = 0; l < config.layers; ++l) {
+    const std::string p = "model.layers." + std::to_string(l) + ".";
+    LlamaLayerTensors<T, Device> layer;
+    layer.input_norm = take(p + "input_layernorm.weight", {C});
+    layer.q = take(p + "self_attn.q_proj.weight", {q, C});
+    layer.k = take(p + "self_attn.k_proj.weight", {kv, C});
+    layer.v = take(p + "self_attn.v_proj.weight", {kv, C});
+    layer.o = take(p + "self_attn.o_proj.weight", {C, q});
+    layer.post_norm = take(p + "post_attention_layernorm.weight", {C});
+    layer.gate = take(p + "mlp.gate_proj.weight", {M, C});
+    layer.up = take(p + "mlp.up_proj.weight", {M, C});
+    layer.down = take(p + "mlp.down_proj.weight", {C, M});
+    t.layers.push_back(layer);
+  }
+  t.norm = take("model.norm.weight", {C});
+  t.lm_head = config.tie_embeddings ? t.embed : take("lm_head.weight", {V, C});
+  require(offset == config.parameter_count(), "layout_llama: laid out ", offset,
+          " parameters but LlamaConfig::parameter_count() says ", config.parameter_count());
+  return t;
+}
+
+/// The key/value groups that a layer's active query heads read, ascending (group of head i:
+/// i / (H / H_kv)); `group_of_head` receives, per active head, the index of its group in that
+/// list. A group none of whose query heads is active is not in the list: its K and V are not
+/// computed and its weights get no gradient.
+inline void llama_kv_groups(std::span<const int> heads, int group_size, std::vector<Index>& groups,
+                            std::vector<Index>& group_of_head) {
+  groups.clear();
+  group_of_head.clear();
+  for (int head : heads) {
+    const Index group = head / group_size;
+    if (groups.empty() || groups.back() != group) groups.push_back(group);
+    group_of_head.push_back(Index(groups.size()) - 1);
+  }
+}
+
+namespace detail {
+inline void check_active_mask(const LlamaConfig& config, const Subnetwork& subnet,
+                              Index mask_size) {
+  require<shape_error>(mask_size == config.parameter_count(), "mark_active_parameters: mask has ",
+                       mask_size, " elements, expected parameter_count() = ",
+                       config.parameter_count());
+  require<value_error>(subnet.shape() == subnetwork_shape(config),
+                       "mark_active_parameters: the subnetwork's shape does not match the "
+                       "configuration's (layers, heads, mlp_hidden)");
+  subnet.validate("mark_active_parameters");
+}
+}  // namespace detail
+
+/// Marks with 1 every element of a Llama arena that `subnet` trains, 0 every other: the
+/// embedding, the final norm and the LM head always; in an active layer its two norms, the q rows
+/// and o columns of its active heads, the k and v rows of the groups those heads read, and the
+/// gate and up rows and down columns of its active neurons.
+inline void mark_active_parameters(const LlamaConfig& config, const Subnetwork& subnet,
+                                   TensorView<std::uint8_t> mask) {
+  detail::check_active_mask(config, subnet, mask.numel());
+  std::fill_n(mask.data(), mask.numel(), std::uint8_t{0});
+  const auto t = layout_llama<std::uint8_t>(config, mask.data(), nullptr);
+  auto set = [](TensorView<std::uint8_t> v) { std::fill_n(v.data(), v.numel(), std::uint8_t{1}); };
+  set(t.embed);
+  set(t.norm);
+  set(t.lm_head);
+  const Index C = config.width, d = config.head_dim(), M = config.mlp_hidden,
+              q = Index(config.heads) * d;
+  std::vector<Index> groups, group_of_head;
+  for (int l = 0; l < config.layers; ++l) {
+    if (!subnet.is_active(l)) continue;
+    const auto& layer = t.layers[static_cast<std::size_t>(l)];
+    set(layer.input_norm);
+    set(layer.post_norm);
+    llama_kv_groups(subnet.heads(l), config.group_size(), groups, group_of_head);
+    for (int h : subnet.heads(l)) std::fill_n(layer.q.data() + h * d * C, d * C, std::uint8_t{1});
+    for (Index g : groups) {
+      std::fill_n(layer.k.data() + g * d * C, d * C, std::uint8_t{1});
+      std::fill_n(layer.v.data() + g * d * C, d * C, std::uint8_t{1});
+    }
+    for (int n : subnet.neurons(l)) {
+      std::fill_n(layer.gate.data() + Index(n) * C, C, std::uint8_t{1});
+      std::fill_n(layer.up.data() + Index(n) * C, C, std::uint8_t{1});
+    }
+    for (Index r = 0; r < C; ++r) {  // row by row: o (C, H·d) and down (C, M) in memory order
+      for (int h : subnet.heads(l)) std::fill_n(layer.o.data() + r * q + h * d, d, std::uint8_t{1});
+      for (int n : subnet.neurons(l)) layer.down.data()[r * M + n] = 1;
+    }
+  }
+}
+
+inline void mark_active_parameters(const Context<cpu>&, const LlamaConfig& config,
+                                   const Subnetwork& subnet, TensorView<std::uint8_t> mask) {
+  mark_active_parameters(config, subnet, mask);
+}
+
+}  // namespace est
