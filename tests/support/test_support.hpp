@@ -131,7 +131,7 @@ std::string value_error_message(F&& f) {
   return {};
 }
 
-/// Replaces every parameter of `model` with normal(0, 0.3) (LayerNorm weights around 1), so that
+/// Replaces every parameter of `model` with normal(0, 0.3) (norm weights around 1), so that
 /// every nonlinearity is exercised away from the near-linear regime of the GPT-2 initialisation.
 template <class Model>
 void randomise(Model& model, std::uint64_t seed) {
@@ -139,7 +139,9 @@ void randomise(Model& model, std::uint64_t seed) {
   std::normal_distribution<double> normal(0.0, 0.3);
   auto arena = model.parameter_arena();
   for (const auto& spec : model.parameter_specs()) {
-    const bool ln_weight = spec.name.find("ln_") != std::string::npos &&
+    // GPT-2's LayerNorm weights (ln_1, ln_2, ln_f) and Llama's RMSNorm weights (*norm.weight).
+    const bool ln_weight = (spec.name.find("ln_") != std::string::npos ||
+                            spec.name.ends_with("norm.weight")) &&
                            spec.name.ends_with(".weight");
     for (Index i = 0; i < spec.shape.numel(); ++i) {
       arena[spec.offset + i] = static_cast<typename Model::scalar_type>(

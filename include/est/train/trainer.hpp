@@ -61,7 +61,7 @@ class Trainer {
  public:
   using scalar_type = typename Model::scalar_type;
   using device_type = typename Model::device_type;
-  static constexpr Gpt2Config config = Model::config;
+  static constexpr auto config = Model::config;  // Gpt2Config or LlamaConfig
 
   /// The model, context and samplers must outlive the trainer.
   /// On a GPU the model, gradients, optimizer state and the active mask stay on the device;
@@ -131,8 +131,8 @@ class Trainer {
     }
     describe(subnet, r);
     const Index tokens = options_.micro_batches * train_->batch();
-    r.flops = gpt2_step_flops(config, tokens, train_->seq(), subnet);
-    r.full_flops = gpt2_step_flops(config, tokens, train_->seq());
+    r.flops = step_flops(config, tokens, train_->seq(), subnet);
+    r.full_flops = step_flops(config, tokens, train_->seq());
     flops_.add(r.flops, r.full_flops);
     ++step_;
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

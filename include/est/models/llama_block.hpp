@@ -1,0 +1,244 @@
+#pragma once
+// The two halves of a Llama block, computing only a subnetwork's active units.
+//
+// Attention over h of H query heads: the q rows of the active heads and the k and v rows of the
+// key/value groups they read (g of G groups; a group with no active head is skipped entirely)
+// are gathered into one packed ((h + 2g)·d, C) weight; one GEMM gives the packed projection
+// [Q | K | V] (N, (h + 2g)·d); Q and K rotate in place (RoPE); each query head's group is
+// copied next to it (expand_kv) and multi-head attention runs over h heads; the output
+// projection uses the gathered (C, h·d) columns of o_proj, scaled by H/h. MLP over m of M
+// neurons: the gate and up rows of the active neurons (one (2m, C) GEMM), SwiGLU, and the (C, m)
+// columns of down_proj, scaled by M/m. Backward adds the packed gradients back into exactly
+// those rows and columns. With every head (neuron) active nothing is gathered and the GEMMs read
+// the arena directly, so training the full subnetwork is bit for bit plain training.
+//
+// Shapes: B batch, T sequence, N = B·T, C width, H query heads, G key/value groups, d head size,
+// M MLP; h, g, m the active counts. Activation buffers are sized for the full layer; a sliced
+// pass uses their leading elements.
+
+#include <span>
+#include <vector>
+
+#include "est/backend/cpu/attention.hpp"
+#include "est/backend/cpu/gather.hpp"
+#include "est/backend/cpu/gemm.hpp"
+#include "est/backend/cpu/kv_groups.hpp"
+#include "est/backend/cpu/memory.hpp"
+#include "est/backend/cpu/rope.hpp"
+#include "est/backend/cpu/swiglu.hpp"
+#include "est/core/llama_config.hpp"
+#include "est/models/llama_activations.hpp"
+#include "est/models/llama_parameters.hpp"
+
+namespace est {
+
+/// Packed slices of (out, in)-layout weights for one half-block, reused by every layer. Each
+/// projection either reads the whole weight (`all`) or gathers the selected rows (first
+/// projection: selected outputs) or columns (second projection: selected inputs). Buffers only
+/// grow.
+template <class T, class Device = cpu>
+class LlamaSliceWorkspace {
+ public:
+  std::vector<Index> rows;           // selected rows of the first projection's weight
+  std::vector<Index> columns;        // selected columns of the second projection's weight
+  std::vector<Index> groups;         // key/value groups of the active heads
+  std::vector<Index> group_of_head;  // per active head: its group's index in `groups`
+
+  /// out (N, k) = in (N, I) · weight[rows, :]ᵀ, weight (O, I).
+  void forward_rows(const Context<Device>& c, MatrixView<T, Device> out, ConstMatrix<T, Device> in,
+                    ConstMatrix<T, Device> weight, bool all) {
+    gemm<T>(c, out, in, Transpose::no, all ? weight : gathered_rows(c, weight), Transpose::yes);
+  }
+
+  /// Its backward: d_in (N, I) written; d_weight[rows, :] += d_outᵀ · in.
+  void backward_rows(const Context<Device>& c, MatrixView<T, Device> d_in,
+                     MatrixView<T, Device> d_weight, ConstMatrix<T, Device> d_out,
+                     ConstMatrix<T, Device> in, ConstMatrix<T, Device> weight, bool all) {
+    if (all) {
+      gemm<T>(c, d_in, d_out, Transpose::no, weight, Transpose::no);
+      gemm<T>(c, d_weight, d_out, Transpose::yes, in, Transpose::no, T(1), T(1));
+      return;
+    }
+    gemm<T>(c, d_in, d_out, Transpose::no, gathered_rows(c, weight), Transpose::no);
+    auto packed = view(grad_rows_, std::ssize(rows), weight.cols());
+    gemm<T>(c, packed, d_out, Transpose::yes, in, Transpose::no);
+    scatter_add_rows<T>(c, d_weight, packed, rows);
+  }
+
+  /// out (N, O) = scale · in (N, k) · weight[:, columns]ᵀ, weight (O, I).
+  void forward_columns(const Context<Device>& c, MatrixView<T, Device> out,
+                       ConstMatrix<T, Device> in, ConstMatrix<T, Device> weight, T scale,
+                       bool all) {
+    gemm<T>(c, out, in, Transpose::no, all ? weight : gathered_columns(c, weight), Transpose::yes,
+            scale);
+  }
+
+  /// Its backward: d_in (N, k) = scale · d_out · weight[:, columns] (written);
+  /// d_weight[:, columns] += scale · d_outᵀ · in.
+  void backward_columns(const Context<Device>& c, MatrixView<T, Device> d_in,
+                        MatrixView<T, Device> d_weight, ConstMatrix<T, Device> d_out,
+                        ConstMatrix<T, Device> in, ConstMatrix<T, Device> weight, T scale,
+                        bool all) {
+    if (all) {
+      gemm<T>(c, d_in, d_out, Transpose::no, weight, Transpose::no, scale);
+      gemm<T>(c, d_weight, d_out, Transpose::yes, in, Transpose::no, scale, T(1));
+      return;
+    }
+    gemm<T>(c, d_in, d_out, Transpose::no, gathered_columns(c, weight), Transpose::no, scale);
+    auto packed = view(grad_columns_, weight.rows(), std::ssize(columns));
+    gemm<T>(c, packed, d_out, Transpose::yes, in, Transpose::no, scale);
+    scatter_add_columns<T>(c, d_weight, packed, columns);
+  }
+
+ private:
+  MatrixView<T, Device> gathered_rows(const Context<Device>& c, ConstMatrix<T, Device> weight) {
+    auto packed = view(weight_rows_, std::ssize(rows), weight.cols());
+    gather_rows<T>(c, packed, weight, rows);
+    return packed;
+  }
+  MatrixView<T, Device> gathered_columns(const Context<Device>& c, ConstMatrix<T, Device> weight) {
+    auto packed = view(weight_columns_, weight.rows(), std::ssize(columns));
+    gather_columns<T>(c, packed, weight, columns);
+    return packed;
+  }
+  static MatrixView<T, Device> view(Tensor<T, Device>& buffer, Index r, Index k) {
+    if (buffer.numel() < r * k) buffer = Tensor<T, Device>({r * k});
+    return {buffer.data(), r, k};
+  }
+  // Flat buffers: weight_rows (k, I) packed rows, weight_columns (O, k) packed columns, and
+  // their gradients.
+  Tensor<T, Device> weight_rows_, weight_columns_, grad_rows_, grad_columns_;
+};
+
+/// What the attention half of a layer needs besides its weights and activations.
+template <class T, class Device>
+struct LlamaAttentionShape {
+  Index H, G, d;                     // query heads, key/value groups, head size
+  Index B, seq;                      // batch, sequence
+  ConstView<T, Device> cos, sin;     // (P, d/2) RoPE tables
+};
+
+namespace detail {
+/// Fills the workspace's index lists for `heads`: rows of [q | k | v] in the fused
+/// ((H + 2G)·d, C) weight and columns of o_proj.
+template <class T, class Device>
+void llama_head_indices(std::span<const int> heads, const LlamaAttentionShape<T, Device>& s,
+                        LlamaSliceWorkspace<T, Device>& ws) {
+  llama_kv_groups(heads, int(s.H / s.G), ws.groups, ws.group_of_head);
+  ws.rows.clear();
+  ws.columns.clear();
+  for (int h : heads) {
+    for (Index i = 0; i < s.d; ++i) ws.rows.push_back(h * s.d + i);
+  }
+  for (Index part = 0; part < 2; ++part) {  // K, then V
+    for (Index g : ws.groups) {
+      for (Index i = 0; i < s.d; ++i) ws.rows.push_back((s.H + part * s.G + g) * s.d + i);
+    }
+  }
+  for (int h : heads) {
+    for (Index i = 0; i < s.d; ++i) ws.columns.push_back(h * s.d + i);
+  }
+}
+
+inline void llama_neuron_indices(std::span<const int> neurons, Index M, std::vector<Index>& rows,
+                                 std::vector<Index>& columns) {
+  columns.assign(neurons.begin(), neurons.end());
+  rows = columns;
+  for (int n : neurons) rows.push_back(M + n);
+}
+}  // namespace detail
+
+/// Attention half, forward: branch (N, C) from norm_1 (N, C) over `heads`. Saves qkv, probs and
+/// attn in `la`; `projection` (B, T, ≥ (h + 2g)·d) is scratch.
+template <class T, class Device>
+void llama_attention_forward(const Context<Device>& c, MatrixView<T, Device> branch,
+                             ConstMatrix<T, Device> norm_1, LlamaLayerActivations<T, Device>& la,
+                             const LlamaLayerTensors<T, Device>& w, std::span<const int> heads,
+                             const LlamaAttentionShape<T, Device>& s, Tensor<T, Device>& projection,
+                             LlamaSliceWorkspace<T, Device>& ws) {
+  const Index N = s.B * s.seq, h = std::ssize(heads), d = s.d;
+  const bool all = h == s.H;
+  detail::llama_head_indices(heads, s, ws);
+  const Index g = std::ssize(ws.groups);
+  TensorView<T, Device> proj(projection.data(), {s.B, s.seq, (h + 2 * g) * d});
+  TensorView<T, Device> qkv(la.qkv.data(), {s.B, s.seq, 3 * h * d});
+  TensorView<T, Device> probs(la.probs.data(), {s.B, h, s.seq, s.seq});
+  TensorView<T, Device> attn(la.attn.data(), {s.B, s.seq, h * d});
+  ws.forward_rows(c, proj.matrix(N), norm_1, w.qkv(), all);
+  rope_forward<T>(c, proj, 0, h, d, s.cos, s.sin);
+  rope_forward<T>(c, proj, h * d, g, d, s.cos, s.sin);
+  expand_kv<T>(c, qkv.matrix(N), proj.matrix(N), ws.group_of_head, d);
+  attention_forward<T>(c, attn, probs, qkv, h);
+  ws.forward_columns(c, branch, attn.matrix(N), w.o.matrix(), T(s.H) / T(h), all);
+}
+
+/// Attention half, backward: d_norm (N, C) (written) from d_branch (N, C); adds the gradients of
+/// the active slices into `gw`. `a` supplies the scratch buffers.
+template <class T, class Device>
+void llama_attention_backward(const Context<Device>& c, MatrixView<T, Device> d_norm,
+                              ConstMatrix<T, Device> d_branch, ConstMatrix<T, Device> norm_1,
+                              const LlamaLayerActivations<T, Device>& la,
+                              const LlamaLayerTensors<T, Device>& w,
+                              const LlamaLayerTensors<T, Device>& gw, std::span<const int> heads,
+                              const LlamaAttentionShape<T, Device>& s,
+                              LlamaActivations<T, Device>& a, LlamaSliceWorkspace<T, Device>& ws) {
+  const Index N = s.B * s.seq, h = std::ssize(heads), d = s.d;
+  const bool all = h == s.H;
+  detail::llama_head_indices(heads, s, ws);
+  const Index g = std::ssize(ws.groups);
+  const TensorView<const T, Device> qkv(la.qkv.data(), {s.B, s.seq, 3 * h * d});
+  const TensorView<const T, Device> probs(la.probs.data(), {s.B, h, s.seq, s.seq});
+  const TensorView<const T, Device> attn(la.attn.data(), {s.B, s.seq, h * d});
+  TensorView<T, Device> d_attn(a.d_attn.data(), {s.B, s.seq, h * d});
+  TensorView<T, Device> d_qkv(a.d_qkv.data(), {s.B, s.seq, 3 * h * d});
+  TensorView<T, Device> d_proj(a.projection.data(), {s.B, s.seq, (h + 2 * g) * d});
+  ws.backward_columns(c, d_attn.matrix(N), gw.o.matrix(), d_branch, attn.matrix(N), w.o.matrix(),
+                      T(s.H) / T(h), all);
+  attention_backward<T>(c, d_qkv, d_attn, qkv, probs, h);
+  reduce_kv<T>(c, d_proj.matrix(N), d_qkv.matrix(N), ws.group_of_head, d);
+  rope_backward<T>(c, d_proj, 0, h, d, s.cos, s.sin);
+  rope_backward<T>(c, d_proj, h * d, g, d, s.cos, s.sin);
+  ws.backward_rows(c, d_norm, gw.qkv(), d_proj.matrix(N), norm_1, w.qkv(), all);
+}
+
+/// MLP half, forward: branch (N, C) from norm_2 (N, C) over `neurons` of M. Saves gate_up and
+/// act in `la`.
+template <class T, class Device>
+void llama_mlp_forward(const Context<Device>& c, MatrixView<T, Device> branch,
+                       ConstMatrix<T, Device> norm_2, LlamaLayerActivations<T, Device>& la,
+                       const LlamaLayerTensors<T, Device>& w, std::span<const int> neurons, Index M,
+                       Index B, Index T_, LlamaSliceWorkspace<T, Device>& ws) {
+  const Index N = B * T_, m = std::ssize(neurons);
+  const bool all = m == M;
+  detail::llama_neuron_indices(neurons, M, ws.rows, ws.columns);
+  TensorView<T, Device> gate_up(la.gate_up.data(), {B, T_, 2 * m});
+  TensorView<T, Device> act(la.act.data(), {B, T_, m});
+  ws.forward_rows(c, gate_up.matrix(N), norm_2, w.gate_up(), all);
+  swiglu_forward<T>(c, act.matrix(N), gate_up.matrix(N));
+  ws.forward_columns(c, branch, act.matrix(N), w.down.matrix(), T(M) / T(m), all);
+}
+
+/// MLP half, backward: d_norm (N, C) (written) from d_branch (N, C); adds the gradients of the
+/// active slices into `gw`.
+template <class T, class Device>
+void llama_mlp_backward(const Context<Device>& c, MatrixView<T, Device> d_norm,
+                        ConstMatrix<T, Device> d_branch, ConstMatrix<T, Device> norm_2,
+                        const LlamaLayerActivations<T, Device>& la,
+                        const LlamaLayerTensors<T, Device>& w,
+                        const LlamaLayerTensors<T, Device>& gw, std::span<const int> neurons,
+                        Index M, Index B, Index T_, LlamaActivations<T, Device>& a,
+                        LlamaSliceWorkspace<T, Device>& ws) {
+  const Index N = B * T_, m = std::ssize(neurons);
+  const bool all = m == M;
+  detail::llama_neuron_indices(neurons, M, ws.rows, ws.columns);
+  const TensorView<const T, Device> gate_up(la.gate_up.data(), {B, T_, 2 * m});
+  const TensorView<const T, Device> act(la.act.data(), {B, T_, m});
+  TensorView<T, Device> d_act(a.d_act.data(), {B, T_, m});
+  TensorView<T, Device> d_gate_up(a.d_gate_up.data(), {B, T_, 2 * m});
+  ws.backward_columns(c, d_act.matrix(N), gw.down.matrix(), d_branch, act.matrix(N),
+                      w.down.matrix(), T(M) / T(m), all);
+  swiglu_backward<T>(c, d_gate_up.matrix(N), d_act.matrix(N), gate_up.matrix(N));
+  ws.backward_rows(c, d_norm, gw.gate_up(), d_gate_up.matrix(N), norm_2, w.gate_up(), all);
+}
+
+}  // namespace est
