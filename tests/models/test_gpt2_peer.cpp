@@ -7,52 +7,15 @@
 #include <catch2/catch.hpp>
 
 #include <cstdint>
-#include <cstring>
-#include <fstream>
-#include <map>
 #include <string>
 #include <vector>
 
 #include <est/models/gpt2.hpp>
 
+#include "../support/peer_reference.hpp"
 #include "../support/test_support.hpp"
 
 namespace {
-
-struct PeerTensor {
-  std::vector<std::uint32_t> shape;
-  std::vector<double> values;
-};
-
-std::uint32_t read_u32(std::ifstream& in) {
-  unsigned char b[4];
-  in.read(reinterpret_cast<char*>(b), 4);
-  return std::uint32_t(b[0]) | std::uint32_t(b[1]) << 8 | std::uint32_t(b[2]) << 16 |
-         std::uint32_t(b[3]) << 24;
-}
-
-std::map<std::string, PeerTensor> read_reference(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  REQUIRE(in.good());
-  char magic[8];
-  in.read(magic, 8);
-  REQUIRE(std::string(magic, 8) == "ESTREF01");
-  std::map<std::string, PeerTensor> tensors;
-  const std::uint32_t count = read_u32(in);
-  for (std::uint32_t i = 0; i < count; ++i) {
-    std::string name(read_u32(in), '\0');
-    in.read(name.data(), std::streamsize(name.size()));
-    PeerTensor t;
-    t.shape.resize(read_u32(in));
-    std::size_t n = 1;
-    for (auto& e : t.shape) n *= (e = read_u32(in));
-    t.values.resize(n);
-    in.read(reinterpret_cast<char*>(t.values.data()), std::streamsize(n * sizeof(double)));
-    REQUIRE(in.good());
-    tensors.emplace(std::move(name), std::move(t));
-  }
-  return tensors;
-}
 
 constexpr est::Gpt2Config peer_config{.layers = 2, .heads = 2, .width = 16, .mlp_hidden = 64,
                                       .vocab = 50, .context = 16};
@@ -60,7 +23,8 @@ constexpr est::Gpt2Config peer_config{.layers = 2, .heads = 2, .width = 16, .mlp
 }  // namespace
 
 TEST_CASE("GPT-2 matches PyTorch's loss and every gradient on the same weights", "[gpt2][peer]") {
-  auto ref = read_reference(std::string(EST_TEST_DATA_DIR) + "/gpt2_tiny_reference.bin");
+  auto ref =
+      est::testing::read_reference(std::string(EST_TEST_DATA_DIR) + "/gpt2_tiny_reference.bin");
   const std::vector<double> expected_config{2, 2, 16, 64, 50, 16};
   REQUIRE(ref.at("config").values == expected_config);
 
@@ -69,7 +33,7 @@ TEST_CASE("GPT-2 matches PyTorch's loss and every gradient on the same weights",
   auto arena = model.parameter_arena();
   for (const auto& spec : model.parameter_specs()) {
     INFO(spec.name);
-    const PeerTensor& t = ref.at(spec.name);
+    const est::testing::PeerTensor& t = ref.at(spec.name);
     REQUIRE(t.shape.size() == std::size_t(spec.shape.rank()));
     for (int d = 0; d < spec.shape.rank(); ++d) REQUIRE(t.shape[d] == spec.shape[d]);
     std::copy(t.values.begin(), t.values.end(), arena.data() + spec.offset);

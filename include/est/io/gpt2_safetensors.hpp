@@ -97,10 +97,12 @@ inline void check_arena(const char* who, const std::vector<ParameterSpec>& specs
   }
 }
 
+/// Writes the tensors of `specs` from `arena` (any model family); `who` names the caller in errors.
 template <class Scalar>
-void save_gpt2(const std::filesystem::path& path, const std::vector<ParameterSpec>& specs,
-               std::span<const Scalar> arena, const std::map<std::string, std::string>& metadata) {
-  check_arena("save_gpt2_safetensors", specs, arena.size());
+void save_parameter_arena(const char* who, const std::filesystem::path& path,
+                          const std::vector<ParameterSpec>& specs, std::span<const Scalar> arena,
+                          const std::map<std::string, std::string>& metadata) {
+  check_arena(who, specs, arena.size());
   std::vector<SafetensorsEntry> entries;
   entries.reserve(specs.size());
   for (const ParameterSpec& spec : specs) {
@@ -186,7 +188,7 @@ inline void save_gpt2_safetensors(const std::filesystem::path& path,
                                   const std::vector<ParameterSpec>& specs,
                                   std::span<const float> arena,
                                   const std::map<std::string, std::string>& metadata = {}) {
-  detail::save_gpt2<float>(path, specs, arena, metadata);
+  detail::save_parameter_arena<float>("save_gpt2_safetensors", path, specs, arena, metadata);
 }
 
 /// As above, for a double arena, written as F64.
@@ -194,7 +196,7 @@ inline void save_gpt2_safetensors(const std::filesystem::path& path,
                                   const std::vector<ParameterSpec>& specs,
                                   std::span<const double> arena,
                                   const std::map<std::string, std::string>& metadata = {}) {
-  detail::save_gpt2<double>(path, specs, arena, metadata);
+  detail::save_parameter_arena<double>("save_gpt2_safetensors", path, specs, arena, metadata);
 }
 
 /// Reads every tensor of `specs` from a GPT-2 safetensors file into `arena`. Names may carry the

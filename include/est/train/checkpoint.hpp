@@ -1,7 +1,10 @@
 #pragma once
 // Checkpoints of a training run: a directory per checkpoint, `step-00000100/`, holding
-//   model.safetensors      the weights under Hugging Face GPT-2 names (loads into transformers'
-//                          GPT2Model unchanged; the tied LM head is omitted)
+//   model.safetensors      the weights under Hugging Face names: GPT-2's (loads into
+//                          transformers' GPT2Model unchanged; the tied LM head is omitted) or
+//                          Llama's (LlamaForCausalLM)
+//   config.json            (Llama only) the transformers configuration, so that
+//                          LlamaForCausalLM.from_pretrained(checkpoint) loads the directory
 //   optimizer.safetensors  AdamW's moments "m" and "v" (F32/F64, laid out like the parameter
 //                          arena) and, in frozen mode, its per-element step counts
 //   state.json             the step, the optimizer's step count, the counters, the FLOPs meter,
@@ -30,17 +33,22 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <optional>
+#include <span>
 #include <string>
+#include <type_traits>
 #include <unistd.h>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "est/core/config.hpp"
+#include "est/core/llama_config.hpp"
 #include "est/core/error.hpp"
 #include "est/io/atomic_file.hpp"
 #include "est/io/gpt2_safetensors.hpp"
+#include "est/io/llama_safetensors.hpp"
 #include "est/io/safetensors.hpp"
 #include "est/subnet/flops.hpp"
 
@@ -51,6 +59,41 @@ namespace detail {
 inline nlohmann::json config_json(const Gpt2Config& c) {
   return {{"layers", c.layers}, {"heads", c.heads}, {"width", c.width},
           {"mlp_hidden", c.mlp_hidden}, {"vocab", c.vocab}, {"context", c.context}};
+}
+
+inline nlohmann::json config_json(const LlamaConfig& c) {
+  return {{"family", "llama"}, {"layers", c.layers}, {"heads", c.heads},
+          {"kv_heads", c.kv_heads}, {"width", c.width}, {"mlp_hidden", c.mlp_hidden},
+          {"vocab", c.vocab}, {"context", c.context}, {"rope_theta", c.rope_theta},
+          {"norm_eps", c.norm_eps}, {"tie_embeddings", c.tie_embeddings}};
+}
+
+/// The model's files of a checkpoint, by family.
+template <class T>
+void save_model_files(const Gpt2Config&, const std::filesystem::path& dir,
+                      const std::vector<ParameterSpec>& specs, std::span<const T> arena,
+                      const std::map<std::string, std::string>& metadata) {
+  save_gpt2_safetensors(dir / "model.safetensors", specs, arena, metadata);
+}
+template <class T>
+void save_model_files(const LlamaConfig& config, const std::filesystem::path& dir,
+                      const std::vector<ParameterSpec>& specs, std::span<const T> arena,
+                      const std::map<std::string, std::string>& metadata) {
+  save_llama_safetensors(dir / "model.safetensors", specs, arena, metadata);
+  const std::string text =
+      llama_hf_config(config, std::is_same_v<T, double> ? "float64" : "float32").dump(2) + "\n";
+  write_file_atomically(dir / "config.json",
+                        std::as_bytes(std::span<const char>(text.data(), text.size())));
+}
+template <class T>
+void load_model_weights(const Gpt2Config&, const std::filesystem::path& file,
+                        const std::vector<ParameterSpec>& specs, std::span<T> arena) {
+  load_gpt2_safetensors(file, specs, arena);
+}
+template <class T>
+void load_model_weights(const LlamaConfig&, const std::filesystem::path& file,
+                        const std::vector<ParameterSpec>& specs, std::span<T> arena) {
+  load_llama_safetensors(file, specs, arena);
 }
 
 inline nlohmann::json flops_json(const StepFlops& f) { return {f.forward, f.backward}; }
@@ -194,9 +237,9 @@ std::filesystem::path save_checkpoint(const std::filesystem::path& dir, Trainer&
   try {
     auto& model = trainer.model();
     const auto arena = model.parameter_arena();
-    save_gpt2_safetensors(tmp / "model.safetensors", model.parameter_specs(),
-                          std::span<const T>(arena.data(), std::size_t(arena.numel())),
-                          {{"est.step", std::to_string(step)}});
+    detail::save_model_files(Trainer::config, tmp, model.parameter_specs(),
+                             std::span<const T>(arena.data(), std::size_t(arena.numel())),
+                             {{"est.step", std::to_string(step)}});
     auto& opt = trainer.optimizer();
     const auto m = opt.first_moments(), v = opt.second_moments();
     const auto counts = opt.element_steps();
@@ -292,7 +335,8 @@ nlohmann::json load_checkpoint(const std::filesystem::path& path, Trainer& train
     }
     // Read and check everything into buffers first, so a failure leaves the trainer as it was.
     std::vector<T> weights(std::size_t(model.parameter_arena().numel()));
-    load_gpt2_safetensors(path / "model.safetensors", specs, std::span<T>(weights));
+    detail::load_model_weights(Trainer::config, path / "model.safetensors", specs,
+                               std::span<T>(weights));
     detail::require_finite<io_error>(std::span<const T>(weights),
                                      (path / "model.safetensors").string() + ": a weight");
     const auto optimizer = SafetensorsFile::open(path / "optimizer.safetensors");
