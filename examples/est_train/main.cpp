@@ -1,4 +1,4 @@
-// est-train: trains a GPT-2-style model with or without evolving subnetwork training.
+// est-train: trains a GPT-2 or Llama model with or without evolving subnetwork training.
 //
 //   est-train                                 baseline and EST on the default corpus, compared
 //   est-train --schedule est --data book.txt  one EST run on any text (or token file)
@@ -29,7 +29,7 @@ using est_train::RunResult;
 
 RunResult run_one(const RunConfig& run, const Invocation& inv, const std::string& label,
                   const std::filesystem::path& checkpoint_dir) {
-  return est_train::with_preset(run.preset, [&]<est::Gpt2Config Config>() {
+  return est_train::with_preset(run.preset, [&]<auto Config>() {
     return est_train::train_run<Config>(run, inv, label, checkpoint_dir);
   });
 }
@@ -41,10 +41,8 @@ void add_options(CLI::App& app, RunConfig& run, Invocation& inv, std::vector<dou
     run_options.push_back(o);
     return o;
   };
-  std::vector<std::string> names;
-  for (const auto& p : est_train::presets) names.emplace_back(p.name);
   add(app.add_option("--preset", run.preset, "model preset (--list-presets)")
-      ->check(CLI::IsMember(names))->capture_default_str());
+      ->check(CLI::IsMember(est_train::preset_names()))->capture_default_str());
   add(app.add_option("--schedule", run.schedule,
                  "baseline (full model), est (evolving subnetworks) or compare (both)")
       ->check(CLI::IsMember({"baseline", "est", "compare"}))->capture_default_str());
@@ -95,6 +93,9 @@ void add_options(CLI::App& app, RunConfig& run, Invocation& inv, std::vector<dou
       ->check(CLI::Range(0.0, 1.0))->capture_default_str());
   add(app.add_option("--granularity", run.granularity, "round sampled neuron counts to a multiple")
       ->check(CLI::PositiveNumber)->capture_default_str());
+  add(app.add_option("--head-sampling", run.head_sampling, "heads (query heads one by one) or "
+                 "kv-groups (whole key/value groups; Llama presets)")
+      ->check(CLI::IsMember({"heads", "kv-groups"}))->capture_default_str());
   add(app.add_option("--inactive", run.inactive, "optimizer treatment of parameters outside the "
                  "subnetwork: frozen or zero-grad")
       ->check(CLI::IsMember({"frozen", "zero-grad"}))->capture_default_str());
@@ -119,7 +120,7 @@ void add_options(CLI::App& app, RunConfig& run, Invocation& inv, std::vector<dou
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"est-train: train a GPT-2-style model with or without evolving subnetwork "
+  CLI::App app{"est-train: train a GPT-2 or Llama model with or without evolving subnetwork "
                "training. With no options: the baseline and EST on the default corpus, compared."};
   RunConfig run;
   run.schedule = "compare";

@@ -36,6 +36,7 @@ struct RunConfig {
   double stage1_end = 0.25;                     // fractions of the run
   double stage2_end = 0.5;
   int granularity = 8;                          // neuron counts rounded to a multiple
+  std::string head_sampling = "heads";          // "heads" or "kv-groups" (Llama: whole groups)
   std::string inactive = "frozen";              // "frozen" or "zero-grad"
   int threads = 0;                              // 0: all cores
 
@@ -47,7 +48,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RunConfig, preset, schedule, ste
                                                 weight_decay, seed, eval_interval, eval_batches,
                                                 data, val_data, val_fraction, tokenizer, gpt2_dir,
                                                 stage1, stage2, stage1_end, stage2_end,
-                                                granularity, inactive, threads)
+                                                granularity, head_sampling, inactive,
+                                                threads)
 
 struct Invocation {
   std::string checkpoint_dir;        // empty: no checkpoints

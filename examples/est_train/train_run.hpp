@@ -11,11 +11,13 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <est/io/atomic_file.hpp>
 #include <est/models/generate.hpp>
 #include <est/models/gpt2.hpp>
+#include <est/models/llama.hpp>
 #include <est/subnet/schedule.hpp>
 #include <est/train/checkpoint.hpp>
 #include <est/train/trainer.hpp>
@@ -133,9 +135,38 @@ inline void drop_metrics_from(const std::string& path, const std::string& label,
   est::write_file_atomically(path, std::as_bytes(std::span<const char>(kept.data(), kept.size())));
 }
 
+template <auto Config>
+constexpr bool is_llama = std::is_same_v<std::remove_cv_t<decltype(Config)>, est::LlamaConfig>;
+
+/// The model type of a preset's configuration.
+template <auto Config>
+auto model_type() {
+  if constexpr (is_llama<Config>) {
+    return std::type_identity<est::Llama<Config>>{};
+  } else {
+    return std::type_identity<est::Gpt2<Config>>{};
+  }
+}
+template <auto Config>
+using ModelOf = typename decltype(model_type<Config>())::type;
+
+/// Query heads drawn together by --head-sampling: 1 (heads one by one) or a Llama's group size.
+template <auto Config>
+int head_group_of(const RunConfig& run) {
+  if (run.head_sampling == "heads") return 1;
+  est::require<est::value_error>(run.head_sampling == "kv-groups", "--head-sampling: expected "
+                                 "heads or kv-groups, got '", run.head_sampling, "'");
+  if constexpr (is_llama<Config>) {
+    return Config.group_size();
+  } else {
+    est::fail<est::value_error>("--head-sampling kv-groups needs a Llama preset (GPT-2 has no "
+                                "key/value groups)");
+  }
+}
+
 /// Trains `run`, resuming from the newest checkpoint of `checkpoint_dir` when inv.resume (the
 /// caller passes the configuration stored there).
-template <est::Gpt2Config Config>
+template <auto Config>
 RunResult train_run(RunConfig run, const Invocation& inv, const std::string& label,
                     const std::filesystem::path& checkpoint_dir) {
   namespace fs = std::filesystem;
@@ -162,10 +193,11 @@ RunResult train_run(RunConfig run, const Invocation& inv, const std::string& lab
 
   const est::Context<est::cpu> ctx(run.threads > 0 ? run.threads
                                                    : est::Context<est::cpu>::default_threads());
-  est::Gpt2<Config> model(ctx, run.seed);
-  est::SubnetworkSchedule subnetworks(est::subnetwork_shape(Config),
-                                      est::sampling::Uniform(run.seed, run.granularity),
-                                      growth_of(run));
+  ModelOf<Config> model(ctx, run.seed);
+  est::SubnetworkSchedule subnetworks(
+      est::subnetwork_shape(Config),
+      est::sampling::Uniform(run.seed, run.granularity, head_group_of<Config>(run)),
+      growth_of(run));
   est::Trainer trainer(model, ctx, std::move(subnetworks),
                        est::lr::WarmupCosine(run.lr, run.min_lr,
                                              run.warmup >= 0 ? run.warmup : run.steps / 15,
@@ -194,9 +226,13 @@ RunResult train_run(RunConfig run, const Invocation& inv, const std::string& lab
     }
   }
   if (!inv.quiet) {
-    std::printf("[%s] %s: %d layers, %d heads, width %d, %.1fM parameters | %s, %lld tokens | "
+    std::string heads = std::to_string(Config.heads) + " heads";
+    if constexpr (is_llama<Config>) {
+      heads += " (" + std::to_string(Config.kv_heads) + " key/value)";
+    }
+    std::printf("[%s] %s: %d layers, %s, width %d, %.1fM parameters | %s, %lld tokens | "
                 "batch %lld x %lld x %d | %d threads\n",
-                label.c_str(), run.preset.c_str(), Config.layers, Config.heads, Config.width,
+                label.c_str(), run.preset.c_str(), Config.layers, heads.c_str(), Config.width,
                 double(Config.parameter_count()) / 1e6, data.name.c_str(),
                 static_cast<long long>(data.train->size()), static_cast<long long>(run.batch),
                 static_cast<long long>(run.seq), run.micro_batches, ctx.threads());
