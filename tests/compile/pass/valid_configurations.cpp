@@ -5,11 +5,17 @@
 #include <est/core/context.hpp>
 #include <est/core/tensor.hpp>
 #include <est/models/gpt2.hpp>
+#include <est/models/llama.hpp>
 #include <est/subnet/schedule.hpp>
 
 namespace {
 constexpr est::Gpt2Config cfg{
     .layers = 2, .heads = 4, .width = 16, .mlp_hidden = 64, .vocab = 32, .context = 8};
+// The valid neighbours of the Llama fail/ cases: 6 heads in 3 groups, and an even head size.
+constexpr est::LlamaConfig grouped{.layers = 2, .heads = 6, .kv_heads = 3, .width = 48,
+                                   .mlp_hidden = 64, .vocab = 32, .context = 8};
+constexpr est::LlamaConfig even_heads{.layers = 2, .heads = 8, .kv_heads = 2, .width = 48,
+                                      .mlp_hidden = 64, .vocab = 32, .context = 8};
 }  // namespace
 
 std::size_t instantiate() {
@@ -19,5 +25,8 @@ std::size_t instantiate() {
   est::Tensor<float, est::cpu> t;
   est::SubnetworkSchedule<est::sampling::Uniform, est::growth::Constant> schedule(
       est::subnetwork_shape(cfg), est::sampling::Uniform(), est::growth::Constant());
-  return sizeof(est::Gpt2<cfg, est::cpu>) + sizeof(t) + sizeof(schedule);
+  est::Llama<grouped> llama_grouped(ctx);
+  est::Llama<even_heads, est::cpu, double> llama_even(ctx);
+  return sizeof(est::Gpt2<cfg, est::cpu>) + sizeof(t) + sizeof(schedule) + sizeof(llama_grouped) +
+         sizeof(llama_even);
 }
