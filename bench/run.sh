@@ -12,7 +12,7 @@ out=${2:-${build}/bench-results}
 reps=${EST_BENCH_REPETITIONS:-3}
 mkdir -p "${out}"
 
-for b in bench_peak bench_gemm bench_gpt2_step bench_subnet; do
+for b in bench_peak bench_gemm bench_gpt2_step bench_subnet bench_llama; do
   if [[ ! -x "${build}/bench/${b}" ]]; then
     echo "bench/run.sh: ${build}/bench/${b} is missing; build it with: cmake --build --preset release" >&2
     exit 1
@@ -32,6 +32,8 @@ run bench_gemm --benchmark_min_time=0.2
 run bench_gpt2_step
 run bench_subnet
 python3 bench/subnet_ratios.py "${out}/bench_subnet.json" || true
+run bench_llama
+python3 bench/subnet_ratios.py "${out}/bench_llama.json" || true
 
 peer=../shared/peers/torch_gpt2_bench.py
 if [[ -f "${peer}" ]] && /usr/bin/python3 -c 'import torch' 2> /dev/null; then

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""Time of each sampled-layer benchmark relative to its full counterpart, from bench_subnet's
-JSON output (medians): prints FLOPs fraction, time fraction and, for the attention and MLP
-halves, whether the time fraction is within the target frac + 0.05.
+"""Time of each sampled-layer benchmark relative to its full counterpart, from bench_subnet's or
+bench_llama's JSON output (medians): prints FLOPs fraction, time fraction and, for the half-block
+rows (GPT-2's attention and MLP, Llama's grouped-query attention and SwiGLU), whether the time
+fraction is within the target frac + 0.05.
 
     bench/subnet_ratios.py build/release/bench-results/bench_subnet.json
+    bench/subnet_ratios.py build/release/bench-results/bench_llama.json
 """
 import json
 import sys
@@ -31,7 +33,7 @@ def main(path):
             continue
         ratio = time / full[group]
         # The target is set for the attention and MLP halves; other rows are for information.
-        if group in ("attention", "mlp"):
+        if group in ("attention", "mlp", "gqa_attention", "gqa_attention_groups", "swiglu"):
             verdict = "ok" if ratio <= frac + 0.05 else "MISSED"
         else:
             verdict = "-"
