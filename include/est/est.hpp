@@ -25,6 +25,7 @@
 #include "est/core/shape.hpp"
 #include "est/core/tensor.hpp"
 #include "est/core/transpose.hpp"
+#include "est/models/causal_lm.hpp"
 #include "est/models/gpt2.hpp"
 #include "est/models/gpt2_activations.hpp"
 #include "est/models/gpt2_block.hpp"

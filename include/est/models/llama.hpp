@@ -8,6 +8,9 @@
 // Shapes: B batch, T sequence (<= context), C width, H query heads, G key/value heads, d head
 // size, M MLP hidden, V vocabulary.
 //
+// The passes (forward, backward, evaluate, logits) and their checks are CausalLm's
+// (causal_lm.hpp); this file holds the Llama trunk and its backward.
+//
 // Evolving subnetwork training, as for GPT-2: forward(tokens, targets, subnetwork) runs only the
 // active layers, and in each the active query heads (with the key/value groups they read) and
 // the active neurons (llama_block.hpp); backward() adds gradients into exactly those slices.
@@ -18,18 +21,17 @@
 #include <type_traits>
 #include <vector>
 
-#include "est/backend/cpu/cross_entropy.hpp"
 #include "est/backend/cpu/embedding.hpp"
 #include "est/backend/cpu/gemm.hpp"
 #include "est/backend/cpu/memory.hpp"
 #include "est/backend/cpu/residual.hpp"
 #include "est/backend/cpu/rmsnorm.hpp"
-#include "est/core/checks.hpp"
 #include "est/core/context.hpp"
 #include "est/core/llama_config.hpp"
 #include "est/core/philox.hpp"
 #include "est/core/rope_table.hpp"
 #include "est/core/tensor.hpp"
+#include "est/models/causal_lm.hpp"
 #include "est/models/llama_activations.hpp"
 #include "est/models/llama_block.hpp"
 #include "est/models/llama_parameters.hpp"
@@ -38,7 +40,7 @@
 namespace est {
 
 template <LlamaConfig Config, class Device = cpu, class Scalar = float>
-class Llama {
+class Llama : public CausalLm<Llama<Config, Device, Scalar>, Device, Scalar> {
   static_assert(Config.layers >= 1, "LlamaConfig: layers must be >= 1");
   static_assert(Config.heads >= 1, "LlamaConfig: heads must be >= 1");
   static_assert(Config.kv_heads >= 1, "LlamaConfig: kv_heads must be >= 1");
@@ -60,15 +62,14 @@ class Llama {
 
  public:
   static constexpr LlamaConfig config = Config;
-  using scalar_type = Scalar;
-  using device_type = Device;
-  using Tokens = ConstView<std::int32_t>;  // (B, T) token ids, on the host for every device
+  using Base = CausalLm<Llama, Device, Scalar>;
+  using typename Base::Tokens;
 
   /// Initialisation from `seed`: matrices normal(0, 0.02), the residual output projections
   /// (o_proj, down_proj) normal(0, 0.02 / sqrt(2 L)), RMSNorm weights 1. Tensor i of the arena
   /// draws from Philox stream rng_stream(weights, i). `ctx` must outlive the model.
   explicit Llama(const Context<Device>& ctx, std::uint64_t seed = 0)
-      : ctx_(&ctx),
+      : Base(ctx, subnetwork_shape(Config), "Llama"),
         params_({Config.parameter_count()}),
         grads_({Config.parameter_count()}),
         p_(layout_llama<Scalar, Device>(Config, params_.data(), &specs_)),
@@ -94,8 +95,8 @@ class Llama {
                             residual ? residual_std : Scalar(0.02));
       }
     }
-    RopeTable<Scalar> rope = rope_table<Scalar>(Config.context, Config.head_dim(),
-                                                      Config.rope_theta);
+    RopeTable<Scalar> rope =
+        rope_table<Scalar>(Config.context, Config.head_dim(), Config.rope_theta);
     if constexpr (std::is_same_v<Device, cpu>) {
       cos_ = std::move(rope.cos);
       sin_ = std::move(rope.sin);
@@ -108,61 +109,88 @@ class Llama {
     }
   }
 
+  /// A temporary context would be gone before the first pass.
   Llama(const Context<Device>&&, std::uint64_t = 0) = delete;
-  Llama(const Llama&) = delete;  // the views point into this object's arenas
-  Llama& operator=(const Llama&) = delete;
 
-  /// Training forward pass: the mean cross-entropy of predicting `targets` (B, T) from `tokens`
-  /// (B, T); the logits buffer then holds loss_scale · ∂(mean loss)/∂logits for backward().
-  Scalar forward(Tokens tokens, Tokens targets, Scalar loss_scale = Scalar(1)) {
-    return train_forward(tokens, targets, nullptr, loss_scale);
+  /// Sets every gradient to zero.
+  void zero_grad() { fill_zero(this->context(), grads_.view()); }
+
+  /// Named views of the parameters / gradients (see llama_parameters.hpp).
+  [[nodiscard]] const LlamaTensors<Scalar, Device>& parameters() noexcept { return p_; }
+  [[nodiscard]] const LlamaTensors<Scalar, Device>& gradients() noexcept { return g_; }
+  [[nodiscard]] const LlamaTensors<const Scalar, Device>& parameters() const noexcept {
+    return p_const_;
+  }
+  [[nodiscard]] const LlamaTensors<const Scalar, Device>& gradients() const noexcept {
+    return g_const_;
+  }
+  /// The flat arenas (on the model's device), for optimizers and checkpoints.
+  [[nodiscard]] TensorView<Scalar, Device> parameter_arena() noexcept { return params_.view(); }
+  [[nodiscard]] TensorView<Scalar, Device> gradient_arena() noexcept { return grads_.view(); }
+  [[nodiscard]] TensorView<const Scalar, Device> parameter_arena() const noexcept {
+    return params_.view();
+  }
+  [[nodiscard]] TensorView<const Scalar, Device> gradient_arena() const noexcept {
+    return grads_.view();
+  }
+  /// Name, shape, offset and weight-decay flag of every tensor, in arena order.
+  [[nodiscard]] const std::vector<ParameterSpec>& parameter_specs() const noexcept {
+    return specs_;
   }
 
-  /// Training forward pass of `subnet` only (shape (layers, heads, mlp_hidden)).
-  Scalar forward(Tokens tokens, Tokens targets, const Subnetwork& subnet,
-                 Scalar loss_scale = Scalar(1)) {
-    return train_forward(tokens, targets, &subnet, loss_scale);
+ private:
+  friend Base;
+
+  [[nodiscard]] LlamaAttentionShape<Scalar, Device> attention_shape(Index B, Index T_) const {
+    return {Config.heads, Config.kv_heads, Config.head_dim(), B, T_, cos_.view(), sin_.view()};
   }
 
-  /// Evaluation: the mean cross-entropy, with the logits kept (nothing for backward).
-  Scalar evaluate(Tokens tokens, Tokens targets) {
-    check_targets(tokens, targets, "Llama::evaluate");
-    forward(tokens);
-    const Index n = acts_.batch * acts_.seq;
-    const double loss = softmax_cross_entropy<Scalar>(*ctx_, acts_.losses,
-                                                      MatrixView<Scalar, Device>(),
-                                                      acts_.logits.view().matrix(n),
-                                                      stage_targets(targets), Scalar(1));
-    check_loss(loss);
-    return static_cast<Scalar>(loss);
+  /// An empty position table: Llama's positions are rotary, not embedded.
+  template <class U>
+  static TensorView<U, Device> no_positions(TensorView<U, Device> embed) {
+    return TensorView<U, Device>(embed.data(), {0, Config.width});
   }
 
-  /// Inference forward pass: afterwards logits() holds (B, T, V).
-  void forward(Tokens tokens) {
-    run_trunk(tokens, nullptr);
-    state_ = State::logits_ready;
-  }
-
-  /// (B, T, V) logits of the last inference or evaluation pass.
-  [[nodiscard]] TensorView<const Scalar, Device> logits() const {
-    require(state_ == State::logits_ready, "Llama::logits: no logits available; ",
-            state_ == State::none
-                ? "no pass has completed"
-                : "the last pass was a training forward (its logits buffer holds the loss "
-                  "gradient); run forward(tokens) or evaluate(tokens, targets)");
-    return acts_.logits.view();
-  }
-
-  /// Accumulates ∂loss/∂parameter into gradients() (+=) for the last training forward pass.
-  void backward() {
-    require(state_ == State::gradients_ready,
-            "Llama::backward: call forward(tokens, targets) first (once per backward)");
-    state_ = State::gradients_used;
-    const auto& c = *ctx_;
+  /// Embedding, blocks, final RMSNorm and LM head of the pass of `s`, for the tokens that
+  /// CausalLm has checked and uploaded: fills the activations up to the logits.
+  void trunk(const Subnetwork& s) {
+    const auto& c = this->context();
     const Index B = acts_.batch, T_ = acts_.seq, n = B * T_;
     auto& a = acts_;
     auto rows = [n](auto& t) { return t.view().matrix(n); };
-    const Subnetwork& s = pass_subnetwork();
+    const Scalar eps = Scalar(Config.norm_eps);
+    const auto shape = attention_shape(B, T_);
+
+    embedding_forward<Scalar>(c, a.encoded, this->device_tokens(), p_.embed,
+                              no_positions(p_.embed));
+    const Tensor<Scalar, Device>* input = &a.encoded;
+    for (int l = 0; l < Config.layers; ++l) {
+      if (!s.is_active(l)) continue;  // a skipped layer is the identity
+      const auto& w = p_.layers[static_cast<std::size_t>(l)];
+      auto& la = a.layers[static_cast<std::size_t>(l)];
+      rmsnorm_forward<Scalar>(c, rows(la.norm_1), la.rstd_1, rows(*input), w.input_norm, eps);
+      llama_attention_forward<Scalar>(c, rows(a.branch), rows(la.norm_1), la, w, s.heads(l), shape,
+                                      a.projection, ws_);
+      residual_forward<Scalar>(c, la.residual_2, *input, a.branch);
+      rmsnorm_forward<Scalar>(c, rows(la.norm_2), la.rstd_2, rows(la.residual_2), w.post_norm,
+                              eps);
+      llama_mlp_forward<Scalar>(c, rows(a.branch), rows(la.norm_2), la, w, s.neurons(l),
+                                Config.mlp_hidden, B, T_, ws_);
+      residual_forward<Scalar>(c, la.residual_3, la.residual_2, a.branch);
+      input = &la.residual_3;
+    }
+    rmsnorm_forward<Scalar>(c, rows(a.norm_f), a.rstd_f, rows(*input), p_.norm, eps);
+    gemm<Scalar>(c, rows(a.logits), rows(a.norm_f), Transpose::no, p_.lm_head.matrix(),
+                 Transpose::yes);
+  }
+
+  /// Accumulates ∂loss/∂parameter of the pass of `s` into the gradients (+=); from
+  /// CausalLm::backward().
+  void backward_pass(const Subnetwork& s) {
+    const auto& c = this->context();
+    const Index B = acts_.batch, T_ = acts_.seq, n = B * T_;
+    auto& a = acts_;
+    auto rows = [n](auto& t) { return t.view().matrix(n); };
     const std::vector<int> active = s.active_layers();
     auto block_input = [&](std::size_t k) -> const Tensor<Scalar, Device>& {
       return k == 0 ? a.encoded : a.layers[static_cast<std::size_t>(active[k - 1])].residual_3;
@@ -191,152 +219,10 @@ class Llama {
       rmsnorm_backward<Scalar>(c, rows(a.d_residual), gw.input_norm, rows(a.d_norm),
                                rows(block_input(k)), w.input_norm, la.rstd_1);
     }
-    embedding_backward<Scalar>(c, g_.embed, no_positions(g_.embed), a.d_residual, tokens_.view());
+    embedding_backward<Scalar>(c, g_.embed, no_positions(g_.embed), a.d_residual,
+                               this->device_tokens());
   }
 
-  void zero_grad() { fill_zero(*ctx_, grads_.view()); }
-
-  [[nodiscard]] const LlamaTensors<Scalar, Device>& parameters() noexcept { return p_; }
-  [[nodiscard]] const LlamaTensors<Scalar, Device>& gradients() noexcept { return g_; }
-  [[nodiscard]] const LlamaTensors<const Scalar, Device>& parameters() const noexcept {
-    return p_const_;
-  }
-  [[nodiscard]] const LlamaTensors<const Scalar, Device>& gradients() const noexcept {
-    return g_const_;
-  }
-  [[nodiscard]] TensorView<Scalar, Device> parameter_arena() noexcept { return params_.view(); }
-  [[nodiscard]] TensorView<Scalar, Device> gradient_arena() noexcept { return grads_.view(); }
-  [[nodiscard]] TensorView<const Scalar, Device> parameter_arena() const noexcept {
-    return params_.view();
-  }
-  [[nodiscard]] TensorView<const Scalar, Device> gradient_arena() const noexcept {
-    return grads_.view();
-  }
-  [[nodiscard]] const std::vector<ParameterSpec>& parameter_specs() const noexcept {
-    return specs_;
-  }
-  [[nodiscard]] TensorView<const Scalar, Device> losses() const noexcept {
-    return acts_.losses.view();
-  }
-
- private:
-  enum class State { none, logits_ready, gradients_ready, gradients_used };
-
-  Scalar train_forward(Tokens tokens, Tokens targets, const Subnetwork* subnet, Scalar loss_scale) {
-    check_targets(tokens, targets, "Llama::forward");
-    require<value_error>(std::isfinite(loss_scale),
-                         "Llama::forward: loss_scale must be finite, got ", loss_scale);
-    if (subnet) check_subnetwork(*subnet);
-    run_trunk(tokens, subnet);
-    const Index n = acts_.batch * acts_.seq;
-    auto logits = acts_.logits.view().matrix(n);
-    const double loss = softmax_cross_entropy<Scalar>(*ctx_, acts_.losses, logits, logits,
-                                                      stage_targets(targets),
-                                                      loss_scale / Scalar(n));
-    check_loss(loss);
-    state_ = State::gradients_ready;
-    return static_cast<Scalar>(loss);
-  }
-
-  void check_targets(Tokens tokens, Tokens targets, const char* op) const {
-    expect_shape(targets, tokens.shape(), op, "targets");
-    check_token_ids(targets, Config.vocab, op, "targets");
-  }
-
-  [[nodiscard]] LlamaAttentionShape<Scalar, Device> attention_shape(Index B, Index T_) const {
-    return {Config.heads, Config.kv_heads, Config.head_dim(), B, T_, cos_.view(), sin_.view()};
-  }
-
-  /// An empty position table: Llama's positions are rotary, not embedded.
-  template <class U>
-  static TensorView<U, Device> no_positions(TensorView<U, Device> embed) {
-    return TensorView<U, Device>(embed.data(), {0, Config.width});
-  }
-
-  void run_trunk(Tokens tokens, const Subnetwork* subnet) {
-    require<shape_error>(tokens.rank() == 2, "Llama::forward: tokens has shape ", tokens.shape(),
-                         ", expected (B, T)");
-    const Index B = tokens.dim(0), T_ = tokens.dim(1), n = B * T_;
-    require<shape_error>(B >= 1 && T_ >= 1 && T_ <= Config.context,
-                         "Llama::forward: tokens has shape ", tokens.shape(),
-                         ", expected (B, T) with B >= 1 and 1 <= T <= context = ", Config.context);
-    check_token_ids(tokens, Config.vocab, "Llama::forward", "tokens");
-    state_ = State::none;
-    acts_.allocate(Config, B, T_);
-    if (tokens_.shape() != tokens.shape()) tokens_ = Tensor<std::int32_t, Device>(tokens.shape());
-    copy(*ctx_, tokens_.view(), tokens);
-    sliced_ = subnet != nullptr && !subnet->is_full();
-    if (sliced_) subnet_ = *subnet;
-    const auto& c = *ctx_;
-    auto& a = acts_;
-    auto rows = [n](auto& t) { return t.view().matrix(n); };
-    const Scalar eps = Scalar(Config.norm_eps);
-    const auto shape = attention_shape(B, T_);
-
-    embedding_forward<Scalar>(c, a.encoded, tokens_.view(), p_.embed, no_positions(p_.embed));
-    const Subnetwork& s = pass_subnetwork();
-    const Tensor<Scalar, Device>* input = &a.encoded;
-    for (int l = 0; l < Config.layers; ++l) {
-      if (!s.is_active(l)) continue;  // a skipped layer is the identity
-      const auto& w = p_.layers[static_cast<std::size_t>(l)];
-      auto& la = a.layers[static_cast<std::size_t>(l)];
-      rmsnorm_forward<Scalar>(c, rows(la.norm_1), la.rstd_1, rows(*input), w.input_norm, eps);
-      llama_attention_forward<Scalar>(c, rows(a.branch), rows(la.norm_1), la, w, s.heads(l), shape,
-                                      a.projection, ws_);
-      residual_forward<Scalar>(c, la.residual_2, *input, a.branch);
-      rmsnorm_forward<Scalar>(c, rows(la.norm_2), la.rstd_2, rows(la.residual_2), w.post_norm,
-                              eps);
-      llama_mlp_forward<Scalar>(c, rows(a.branch), rows(la.norm_2), la, w, s.neurons(l),
-                                Config.mlp_hidden, B, T_, ws_);
-      residual_forward<Scalar>(c, la.residual_3, la.residual_2, a.branch);
-      input = &la.residual_3;
-    }
-    rmsnorm_forward<Scalar>(c, rows(a.norm_f), a.rstd_f, rows(*input), p_.norm, eps);
-    gemm<Scalar>(c, rows(a.logits), rows(a.norm_f), Transpose::no, p_.lm_head.matrix(),
-                 Transpose::yes);
-    if (c.check_numerics) {
-      if constexpr (std::is_same_v<Device, cpu>) {
-        expect_finite(a.logits.view(), "Llama::forward", "logits");
-      } else {
-        auto host = to_host(c, a.logits.view());
-        expect_finite(TensorView<const Scalar>(host.data(), a.logits.shape()), "Llama::forward",
-                      "logits");
-      }
-    }
-  }
-
-  void check_subnetwork(const Subnetwork& subnet) const {
-    require<value_error>(subnet.shape() == full_.shape(),
-                         "Llama::forward: the subnetwork has shape (", subnet.shape().layers, ", ",
-                         subnet.shape().heads, ", ", subnet.shape().neurons,
-                         "), expected (layers, heads, mlp_hidden) = (", Config.layers, ", ",
-                         Config.heads, ", ", Config.mlp_hidden, ")");
-    subnet.validate("Llama::forward: subnetwork");
-  }
-
-  ConstView<std::int32_t, Device> stage_targets(Tokens targets) {
-    if constexpr (std::is_same_v<Device, cpu>) {
-      return targets;
-    } else {
-      if (targets_.shape() != targets.shape()) {
-        targets_ = Tensor<std::int32_t, Device>(targets.shape());
-      }
-      copy(*ctx_, targets_.view(), targets);
-      return targets_.view();
-    }
-  }
-
-  [[nodiscard]] const Subnetwork& pass_subnetwork() const noexcept {
-    return sliced_ ? subnet_ : full_;
-  }
-
-  void check_loss(double loss) const {
-    if (ctx_->check_numerics) {
-      require<value_error>(std::isfinite(loss), "Llama: the loss is not finite (", loss, ")");
-    }
-  }
-
-  const Context<Device>* ctx_;
   std::vector<ParameterSpec> specs_;
   Tensor<Scalar, Device> params_;  // (parameter_count) arena
   Tensor<Scalar, Device> grads_;   // (parameter_count) arena, same layout
@@ -346,12 +232,6 @@ class Llama {
   LlamaTensors<const Scalar, Device> g_const_;
   Tensor<Scalar, Device> cos_, sin_;  // (context, d/2) RoPE tables
   LlamaActivations<Scalar, Device> acts_;
-  Tensor<std::int32_t, Device> tokens_;
-  Tensor<std::int32_t, Device> targets_;
-  State state_ = State::none;
-  Subnetwork full_ = Subnetwork::full(subnetwork_shape(Config));
-  Subnetwork subnet_;
-  bool sliced_ = false;
   LlamaSliceWorkspace<Scalar, Device> ws_;
 };
 
