@@ -34,6 +34,7 @@
 #include "est/models/llama_activations.hpp"
 #include "est/models/llama_block.hpp"
 #include "est/models/llama_parameters.hpp"
+#include "est/models/parameter_arena.hpp"
 #include "est/subnet/flops.hpp"
 #include "est/subnet/growth.hpp"
 #include "est/subnet/sampling.hpp"

@@ -15,17 +15,10 @@
 #include "est/core/config.hpp"
 #include "est/core/context.hpp"
 #include "est/core/tensor.hpp"
+#include "est/models/parameter_arena.hpp"
 #include "est/subnet/subnetwork.hpp"
 
 namespace est {
-
-/// One named tensor of the arena.
-struct ParameterSpec {
-  std::string name;   // Hugging Face GPT-2 name
-  Shape shape;
-  Index offset = 0;   // first element in the arena
-  bool weight_decay = false;  // matrices decay; biases and LayerNorm parameters do not
-};
 
 /// Views of one transformer block's tensors.
 template <class T, class Device = cpu>
@@ -60,52 +53,32 @@ template <class T, class Device = cpu>
 Gpt2Tensors<T, Device> layout_gpt2(const Gpt2Config& config, T* base,
                                    std::vector<ParameterSpec>* specs) {
   const Index V = config.vocab, P = config.context, C = config.width, M = config.mlp_hidden;
-  Index offset = 0;
-  auto take = [&](std::string name, Shape shape) {
-    TensorView<T, Device> view(base + offset, shape);
-    if (specs) specs->push_back({std::move(name), shape, offset, shape.rank() >= 2});
-    offset += shape.numel();
-    return view;
-  };
+  ArenaLayout<T, Device> arena(base, specs);
   Gpt2Tensors<T, Device> t;
-  t.wte = take("wte.weight", {V, C});
-  t.wpe = take("wpe.weight", {P, C});
+  t.wte = arena.take("wte.weight", {V, C});
+  t.wpe = arena.take("wpe.weight", {P, C});
   for (int l = 0; l < config.layers; ++l) {
     const std::string h = "h." + std::to_string(l) + ".";
     Gpt2LayerTensors<T, Device> layer;
-    layer.ln_1_weight = take(h + "ln_1.weight", {C});
-    layer.ln_1_bias = take(h + "ln_1.bias", {C});
-    layer.attn_weight = take(h + "attn.c_attn.weight", {C, 3 * C});
-    layer.attn_bias = take(h + "attn.c_attn.bias", {3 * C});
-    layer.attn_proj_weight = take(h + "attn.c_proj.weight", {C, C});
-    layer.attn_proj_bias = take(h + "attn.c_proj.bias", {C});
-    layer.ln_2_weight = take(h + "ln_2.weight", {C});
-    layer.ln_2_bias = take(h + "ln_2.bias", {C});
-    layer.fc_weight = take(h + "mlp.c_fc.weight", {C, M});
-    layer.fc_bias = take(h + "mlp.c_fc.bias", {M});
-    layer.fc_proj_weight = take(h + "mlp.c_proj.weight", {M, C});
-    layer.fc_proj_bias = take(h + "mlp.c_proj.bias", {C});
+    layer.ln_1_weight = arena.take(h + "ln_1.weight", {C});
+    layer.ln_1_bias = arena.take(h + "ln_1.bias", {C});
+    layer.attn_weight = arena.take(h + "attn.c_attn.weight", {C, 3 * C});
+    layer.attn_bias = arena.take(h + "attn.c_attn.bias", {3 * C});
+    layer.attn_proj_weight = arena.take(h + "attn.c_proj.weight", {C, C});
+    layer.attn_proj_bias = arena.take(h + "attn.c_proj.bias", {C});
+    layer.ln_2_weight = arena.take(h + "ln_2.weight", {C});
+    layer.ln_2_bias = arena.take(h + "ln_2.bias", {C});
+    layer.fc_weight = arena.take(h + "mlp.c_fc.weight", {C, M});
+    layer.fc_bias = arena.take(h + "mlp.c_fc.bias", {M});
+    layer.fc_proj_weight = arena.take(h + "mlp.c_proj.weight", {M, C});
+    layer.fc_proj_bias = arena.take(h + "mlp.c_proj.bias", {C});
     t.layers.push_back(layer);
   }
-  t.ln_f_weight = take("ln_f.weight", {C});
-  t.ln_f_bias = take("ln_f.bias", {C});
-  require(offset == config.parameter_count(), "layout_gpt2: laid out ", offset,
-          " parameters but Gpt2Config::parameter_count() says ", config.parameter_count());
+  t.ln_f_weight = arena.take("ln_f.weight", {C});
+  t.ln_f_bias = arena.take("ln_f.bias", {C});
+  arena.expect_total(config.parameter_count(), "layout_gpt2");
   return t;
 }
-
-namespace detail {
-/// The checks of every mark_active_parameters (CPU and CUDA).
-inline void check_active_mask(const Gpt2Config& config, const Subnetwork& subnet, Index mask_size) {
-  require<shape_error>(mask_size == config.parameter_count(), "mark_active_parameters: mask has ",
-                       mask_size, " elements, expected parameter_count() = ",
-                       config.parameter_count());
-  require<value_error>(subnet.shape() == subnetwork_shape(config),
-                       "mark_active_parameters: the subnetwork's shape does not match the "
-                       "configuration's (layers, heads, mlp_hidden)");
-  subnet.validate("mark_active_parameters");  // indices are used as offsets
-}
-}  // namespace detail
 
 /// Marks with 1 every element of an arena laid out for `config` that `subnet` trains, and with
 /// 0 every other: the embeddings and the final LayerNorm always; in an active layer its

@@ -20,7 +20,7 @@
 #include "est/core/context.hpp"
 #include "est/core/llama_config.hpp"
 #include "est/core/tensor.hpp"
-#include "est/models/gpt2_parameters.hpp"  // ParameterSpec
+#include "est/models/parameter_arena.hpp"
 #include "est/subnet/subnetwork.hpp"
 
 namespace est {
@@ -65,33 +65,26 @@ LlamaTensors<T, Device> layout_llama(const LlamaConfig& config, T* base,
   const Index V = config.vocab, C = config.width, M = config.mlp_hidden,
               q = Index(config.heads) * config.head_dim(),
               kv = Index(config.kv_heads) * config.head_dim();
-  Index offset = 0;
-  auto take = [&](std::string name, Shape shape) {
-    TensorView<T, Device> view(base + offset, shape);
-    if (specs) specs->push_back({std::move(name), shape, offset, shape.rank() >= 2});
-    offset += shape.numel();
-    return view;
-  };
+  ArenaLayout<T, Device> arena(base, specs);
   LlamaTensors<T, Device> t;
-  t.embed = take("model.embed_tokens.weight", {V, C});
+  t.embed = arena.take("model.embed_tokens.weight", {V, C});
   for (int l = 0; l < config.layers; ++l) {
     const std::string p = "model.layers." + std::to_string(l) + ".";
     LlamaLayerTensors<T, Device> layer;
-    layer.input_norm = take(p + "input_layernorm.weight", {C});
-    layer.q = take(p + "self_attn.q_proj.weight", {q, C});
-    layer.k = take(p + "self_attn.k_proj.weight", {kv, C});
-    layer.v = take(p + "self_attn.v_proj.weight", {kv, C});
-    layer.o = take(p + "self_attn.o_proj.weight", {C, q});
-    layer.post_norm = take(p + "post_attention_layernorm.weight", {C});
-    layer.gate = take(p + "mlp.gate_proj.weight", {M, C});
-    layer.up = take(p + "mlp.up_proj.weight", {M, C});
-    layer.down = take(p + "mlp.down_proj.weight", {C, M});
+    layer.input_norm = arena.take(p + "input_layernorm.weight", {C});
+    layer.q = arena.take(p + "self_attn.q_proj.weight", {q, C});
+    layer.k = arena.take(p + "self_attn.k_proj.weight", {kv, C});
+    layer.v = arena.take(p + "self_attn.v_proj.weight", {kv, C});
+    layer.o = arena.take(p + "self_attn.o_proj.weight", {C, q});
+    layer.post_norm = arena.take(p + "post_attention_layernorm.weight", {C});
+    layer.gate = arena.take(p + "mlp.gate_proj.weight", {M, C});
+    layer.up = arena.take(p + "mlp.up_proj.weight", {M, C});
+    layer.down = arena.take(p + "mlp.down_proj.weight", {C, M});
     t.layers.push_back(layer);
   }
-  t.norm = take("model.norm.weight", {C});
-  t.lm_head = config.tie_embeddings ? t.embed : take("lm_head.weight", {V, C});
-  require(offset == config.parameter_count(), "layout_llama: laid out ", offset,
-          " parameters but LlamaConfig::parameter_count() says ", config.parameter_count());
+  t.norm = arena.take("model.norm.weight", {C});
+  t.lm_head = config.tie_embeddings ? t.embed : arena.take("lm_head.weight", {V, C});
+  arena.expect_total(config.parameter_count(), "layout_llama");
   return t;
 }
 
@@ -109,19 +102,6 @@ inline void llama_kv_groups(std::span<const int> heads, int group_size, std::vec
     group_of_head.push_back(Index(groups.size()) - 1);
   }
 }
-
-namespace detail {
-inline void check_active_mask(const LlamaConfig& config, const Subnetwork& subnet,
-                              Index mask_size) {
-  require<shape_error>(mask_size == config.parameter_count(), "mark_active_parameters: mask has ",
-                       mask_size, " elements, expected parameter_count() = ",
-                       config.parameter_count());
-  require<value_error>(subnet.shape() == subnetwork_shape(config),
-                       "mark_active_parameters: the subnetwork's shape does not match the "
-                       "configuration's (layers, heads, mlp_hidden)");
-  subnet.validate("mark_active_parameters");
-}
-}  // namespace detail
 
 /// Marks with 1 every element of a Llama arena that `subnet` trains, 0 every other: the
 /// embedding, the final norm and the LM head always; in an active layer its two norms, the q rows
