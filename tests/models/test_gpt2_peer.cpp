@@ -30,14 +30,7 @@ TEST_CASE("GPT-2 matches PyTorch's loss and every gradient on the same weights",
 
   const est::Context<est::cpu> ctx(2);
   est::Gpt2<peer_config, est::cpu, double> model(ctx, 0);
-  auto arena = model.parameter_arena();
-  for (const auto& spec : model.parameter_specs()) {
-    INFO(spec.name);
-    const est::testing::PeerTensor& t = ref.at(spec.name);
-    REQUIRE(t.shape.size() == std::size_t(spec.shape.rank()));
-    for (int d = 0; d < spec.shape.rank(); ++d) REQUIRE(t.shape[d] == spec.shape[d]);
-    std::copy(t.values.begin(), t.values.end(), arena.data() + spec.offset);
-  }
+  est::testing::load_peer_parameters(model, ref);
   const auto& tok = ref.at("tokens");
   const auto& tgt = ref.at("targets");
   est::Tensor<std::int32_t> tokens({tok.shape[0], tok.shape[1]}), targets({tok.shape[0], tok.shape[1]});

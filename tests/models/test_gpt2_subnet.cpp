@@ -24,6 +24,7 @@
 #include <est/subnet/schedule.hpp>
 #include <est/train/adamw.hpp>
 
+#include "../support/subnet_support.hpp"
 #include "../support/test_support.hpp"
 
 using est::Context;
@@ -98,20 +99,6 @@ double masked_reference(const est::Gpt2<cfg, est::cpu, Scalar>& model, const Sub
   return loss;
 }
 
-/// Random subnetworks of every kind: skipped layers, few heads, few neurons, and mixtures.
-std::vector<Subnetwork> random_subnetworks() {
-  std::vector<Subnetwork> out;
-  const est::Rates rates[] = {{0.67, 0.5, 0.5}, {1, 0.25, 0.75}, {0.34, 1, 0.5}, {0.67, 0.75, 1},
-                              {0.34, 0.25, 0.1}};
-  std::uint64_t seed = 11;
-  for (const auto& r : rates) {
-    for (int step = 0; step < 2; ++step) {
-      out.push_back(est::sampling::Uniform(seed++).sample(shape, r, step));
-    }
-  }
-  return out;
-}
-
 /// Layer 1 skipped; layer 0 with two heads and 12 neurons; layer 2 with one head, 5 neurons.
 Subnetwork fixed_subnetwork() {
   Subnetwork s(shape);
@@ -131,7 +118,7 @@ TEST_CASE("sliced forward equals the masked reference for random subnetworks", "
   auto tokens = random_tokens({2, 6}, cfg.vocab, 5);
   auto targets = random_tokens({2, 6}, cfg.vocab, 6);
   const double full_loss = masked_reference(model, Subnetwork::full(shape), tokens, targets);
-  for (const auto& subnet : random_subnetworks()) {
+  for (const auto& subnet : est::testing::random_subnetworks(shape)) {
     INFO(subnet);
     Tensor<double> expected;
     const double loss_ref = masked_reference(model, subnet, tokens, targets, &expected);
@@ -156,7 +143,7 @@ TEST_CASE("sliced gradients equal the masked reference's and leave inactive slic
   auto grads = model.gradient_arena();
   Tensor<std::uint8_t> mask({cfg.parameter_count()});
   std::mt19937_64 pick(12);
-  for (const auto& subnet : random_subnetworks()) {
+  for (const auto& subnet : est::testing::random_subnetworks(shape)) {
     INFO(subnet);
     // Gradients start at random values: backward must add to active elements only.
     const auto start = est::testing::random_tensor<double>({cfg.parameter_count()}, 13);

@@ -24,6 +24,7 @@
 #include <est/train/adamw.hpp>
 #include <est/train/trainer.hpp>
 
+#include "../support/subnet_support.hpp"
 #include "../support/test_support.hpp"
 
 using est::Context;
@@ -106,19 +107,6 @@ double masked_reference(const est::Llama<Cfg, est::cpu, Scalar>& model, const Su
                                                          logits.view().matrix(n), targets, 1.0);
   if (token_losses) *token_losses = losses;
   return loss;
-}
-
-std::vector<Subnetwork> random_subnetworks() {
-  std::vector<Subnetwork> out;
-  const est::Rates rates[] = {{0.67, 0.5, 0.5}, {1, 0.25, 0.75}, {0.34, 1, 0.5}, {0.67, 0.75, 1},
-                              {0.34, 0.25, 0.1}};
-  std::uint64_t seed = 11;
-  for (const auto& r : rates) {
-    for (int step = 0; step < 2; ++step) {
-      out.push_back(est::sampling::Uniform(seed++).sample(shape, r, step));
-    }
-  }
-  return out;
 }
 
 /// Layer 1 skipped; layer 0 with heads {1, 2} (one from each group) and 9 neurons; layer 2 with
@@ -234,7 +222,7 @@ TEST_CASE("Llama sliced forward and gradients equal the masked reference's", "[l
   auto grads = model.gradient_arena();
   Tensor<std::uint8_t> mask({cfg.parameter_count()});
   std::mt19937_64 pick(12);
-  for (const auto& subnet : random_subnetworks()) {
+  for (const auto& subnet : est::testing::random_subnetworks(shape)) {
     INFO(subnet);
     Tensor<double> expected;
     const double loss_ref = masked_reference(model, subnet, tokens, targets, &expected);

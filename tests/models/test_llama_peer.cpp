@@ -27,17 +27,6 @@ constexpr est::LlamaConfig peer_config{.layers = 2, .heads = 4, .kv_heads = 2, .
                                        .rope_theta = 10000.0, .norm_eps = 1e-5};
 using PeerModel = est::Llama<peer_config, est::cpu, double>;
 
-void load_peer(PeerModel& model, const std::map<std::string, est::testing::PeerTensor>& ref) {
-  auto arena = model.parameter_arena();
-  for (const auto& spec : model.parameter_specs()) {
-    INFO(spec.name);
-    const auto& t = ref.at(spec.name);
-    REQUIRE(t.shape.size() == std::size_t(spec.shape.rank()));
-    for (int d = 0; d < spec.shape.rank(); ++d) REQUIRE(t.shape[d] == spec.shape[d]);
-    std::copy(t.values.begin(), t.values.end(), arena.data() + spec.offset);
-  }
-}
-
 }  // namespace
 
 TEST_CASE("Llama matches PyTorch's loss and every gradient on the same weights",
@@ -48,7 +37,7 @@ TEST_CASE("Llama matches PyTorch's loss and every gradient on the same weights",
   REQUIRE(ref.at("config").values == expected_config);
   const est::Context<est::cpu> ctx(2);
   PeerModel model(ctx, 0);
-  load_peer(model, ref);
+  est::testing::load_peer_parameters(model, ref);
   // Every tensor of the file is a parameter of the model, and the reverse.
   std::size_t parameters = 0;
   for (const auto& [name, t] : ref) parameters += name.starts_with("model.") || name == "lm_head.weight";
@@ -80,7 +69,7 @@ TEST_CASE("Llama safetensors: Hugging Face names and shapes, round trip, clear r
       est::testing::read_reference(std::string(EST_TEST_DATA_DIR) + "/llama_tiny_reference.bin");
   const est::Context<est::cpu> ctx(1);
   PeerModel model(ctx, 0);
-  load_peer(model, ref);
+  est::testing::load_peer_parameters(model, ref);
   const auto file = dir.path() / "model.safetensors";
   const auto arena = model.parameter_arena();
   est::save_llama_safetensors(file, model.parameter_specs(),

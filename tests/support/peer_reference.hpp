@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <fstream>
 #include <map>
@@ -46,6 +47,20 @@ inline std::map<std::string, PeerTensor> read_reference(const std::string& path)
     tensors.emplace(std::move(name), std::move(t));
   }
   return tensors;
+}
+
+/// Copies the peer's tensors into `model`'s parameter arena by their names, requiring every
+/// tensor the model has, with its shape.
+template <class Model>
+void load_peer_parameters(Model& model, const std::map<std::string, PeerTensor>& ref) {
+  auto arena = model.parameter_arena();
+  for (const auto& spec : model.parameter_specs()) {
+    INFO(spec.name);
+    const PeerTensor& t = ref.at(spec.name);
+    REQUIRE(t.shape.size() == std::size_t(spec.shape.rank()));
+    for (int d = 0; d < spec.shape.rank(); ++d) REQUIRE(t.shape[std::size_t(d)] == spec.shape[d]);
+    std::copy(t.values.begin(), t.values.end(), arena.data() + spec.offset);
+  }
 }
 
 }  // namespace est::testing
