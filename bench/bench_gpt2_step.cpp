@@ -9,7 +9,7 @@
 
 #include <random>
 
-#include <est/models/gpt2.hpp>
+#include <est/models/gpt2/model.hpp>
 #include <est/train/adamw.hpp>
 
 namespace {

@@ -17,7 +17,7 @@
 
 #include <random>
 
-#include <est/models/llama.hpp>
+#include <est/models/llama/model.hpp>
 #include <est/subnet/flops.hpp>
 #include <est/subnet/sampling.hpp>
 #include <est/train/adamw.hpp>

@@ -15,7 +15,7 @@
 
 #include <random>
 
-#include <est/models/gpt2.hpp>
+#include <est/models/gpt2/model.hpp>
 #include <est/subnet/flops.hpp>
 #include <est/subnet/sampling.hpp>
 #include <est/train/adamw.hpp>

@@ -34,9 +34,9 @@
 #include <vector>
 
 #include <est/backend/cuda.cuh>
-#include <est/core/rope_table.hpp>
-#include <est/models/gpt2.hpp>
-#include <est/models/llama.hpp>
+#include <est/ops/rope_table.hpp>
+#include <est/models/gpt2/model.hpp>
+#include <est/models/llama/model.hpp>
 #include <est/subnet/flops.hpp>
 #include <est/subnet/sampling.hpp>
 #include <est/train/adamw.hpp>

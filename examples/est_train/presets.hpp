@@ -6,9 +6,9 @@
 #include <string_view>
 #include <vector>
 
-#include <est/core/config.hpp>
+#include <est/models/gpt2/config.hpp>
 #include <est/core/error.hpp>
-#include <est/core/llama_config.hpp>
+#include <est/models/llama/config.hpp>
 
 namespace est_train {
 

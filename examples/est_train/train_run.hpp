@@ -16,8 +16,8 @@
 
 #include <est/io/atomic_file.hpp>
 #include <est/models/generate.hpp>
-#include <est/models/gpt2.hpp>
-#include <est/models/llama.hpp>
+#include <est/models/gpt2/model.hpp>
+#include <est/models/llama/model.hpp>
 #include <est/subnet/schedule.hpp>
 #include <est/train/checkpoint.hpp>
 #include <est/train/trainer.hpp>

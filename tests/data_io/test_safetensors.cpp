@@ -1,4 +1,4 @@
-// est/io/safetensors.hpp, est/io/gpt2_safetensors.hpp and est/io/atomic_file.hpp: round trips of
+// est/io/safetensors.hpp, est/models/gpt2/hf_format.hpp and est/io/atomic_file.hpp: round trips of
 // every common dtype, a file assembled byte by byte in the test (independent of est's writer),
 // rejection of every malformed header with an io_error naming the file and the field, bit flips
 // and random mutations that must end in an io_error or a clean parse, GPT-2 checkpoints with
@@ -25,9 +25,9 @@
 #include <nlohmann/json.hpp>
 
 #include <est/io/atomic_file.hpp>
-#include <est/io/gpt2_safetensors.hpp>
+#include <est/models/gpt2/hf_format.hpp>
 #include <est/io/safetensors.hpp>
-#include <est/models/gpt2.hpp>
+#include <est/models/gpt2/model.hpp>
 
 #include "../support/test_support.hpp"
 

@@ -17,9 +17,9 @@
 #include <est/backend/cpu/rmsnorm.hpp>
 #include <est/backend/cpu/rope.hpp>
 #include <est/backend/cpu/swiglu.hpp>
-#include <est/core/rope_table.hpp>
+#include <est/ops/rope_table.hpp>
 #include <est/data/batches.hpp>
-#include <est/models/llama.hpp>
+#include <est/models/llama/model.hpp>
 #include <est/subnet/sampling.hpp>
 #include <est/subnet/schedule.hpp>
 #include <est/train/trainer.hpp>

@@ -15,6 +15,8 @@
 #include <est/backend/cpu/residual.hpp>
 #include <est/subnet/sampling.hpp>
 #include <est/train/clip.hpp>
+#include <est/models/gpt2/family.hpp>
+#include <est/models/llama/family.hpp>
 
 #include "gpu_support.cuh"
 

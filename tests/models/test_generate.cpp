@@ -7,7 +7,7 @@
 #include <vector>
 
 #include <est/models/generate.hpp>
-#include <est/models/gpt2.hpp>
+#include <est/models/gpt2/model.hpp>
 #include <est/train/adamw.hpp>
 
 #include "../support/test_support.hpp"

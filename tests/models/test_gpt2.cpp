@@ -1,4 +1,4 @@
-// est/models/gpt2.hpp: forward against a composition of the reference ops, backward against
+// est/models/gpt2/model.hpp: forward against a composition of the reference ops, backward against
 // finite differences of the whole model in double, initial loss, overfitting one batch, and
 // rejection of bad input.
 
@@ -7,7 +7,7 @@
 #include <cmath>
 #include <random>
 
-#include <est/models/gpt2.hpp>
+#include <est/models/gpt2/model.hpp>
 #include <est/train/adamw.hpp>
 #include <est/reference/attention.hpp>
 #include <est/reference/cross_entropy.hpp>

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include <est/models/gpt2.hpp>
+#include <est/models/gpt2/model.hpp>
 
 #include "../support/peer_reference.hpp"
 #include "../support/test_support.hpp"

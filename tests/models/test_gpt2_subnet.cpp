@@ -1,4 +1,4 @@
-// Evolving subnetwork training in est/models/gpt2.hpp. The sliced computation (packed heads and
+// Evolving subnetwork training in est/models/gpt2/model.hpp. The sliced computation (packed heads and
 // neurons, skipped layers) is checked against a reference written here with the reference ops:
 // the full model with inactive heads and neurons multiplied by zero, active ones by H/|heads| and
 // M/|neurons|, and inactive layers bypassed. Its gradients are checked against finite
@@ -12,7 +12,7 @@
 #include <cstring>
 #include <random>
 
-#include <est/models/gpt2.hpp>
+#include <est/models/gpt2/model.hpp>
 #include <est/reference/attention.hpp>
 #include <est/reference/cross_entropy.hpp>
 #include <est/reference/embedding.hpp>

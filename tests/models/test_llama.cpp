@@ -1,4 +1,4 @@
-// est/models/llama.hpp: forward against a composition of the reference ops (the full model and
+// est/models/llama/model.hpp: forward against a composition of the reference ops (the full model and
 // random subnetworks, as the masked full model), backward against finite differences in double
 // (full and under fixed subnetworks), untouched gradients outside the subnetwork, key/value
 // groups with no active query head, bit-for-bit plain training under the full subnetwork,
@@ -11,7 +11,7 @@
 #include <random>
 
 #include <est/data/batches.hpp>
-#include <est/models/llama.hpp>
+#include <est/models/llama/model.hpp>
 #include <est/reference/cross_entropy.hpp>
 #include <est/reference/gemm.hpp>
 #include <est/reference/gqa_attention.hpp>

@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
-#include <est/io/llama_safetensors.hpp>
-#include <est/models/gpt2.hpp>
-#include <est/models/llama.hpp>
+#include <est/models/llama/hf_format.hpp>
+#include <est/models/gpt2/model.hpp>
+#include <est/models/llama/model.hpp>
 
 #include "../support/peer_reference.hpp"
 #include "../support/test_support.hpp"

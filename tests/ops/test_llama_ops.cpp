@@ -13,8 +13,8 @@
 #include <est/backend/cpu/rmsnorm.hpp>
 #include <est/backend/cpu/rope.hpp>
 #include <est/backend/cpu/swiglu.hpp>
-#include <est/core/rope_table.hpp>
-#include <est/models/llama_parameters.hpp>
+#include <est/ops/rope_table.hpp>
+#include <est/models/llama/parameters.hpp>
 #include <est/reference/gqa_attention.hpp>
 #include <est/reference/rmsnorm.hpp>
 #include <est/reference/rope.hpp>

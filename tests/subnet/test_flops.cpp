@@ -7,9 +7,11 @@
 #include <cstdint>
 #include <vector>
 
-#include <est/core/config.hpp>
+#include <est/models/gpt2/config.hpp>
 #include <est/subnet/flops.hpp>
 #include <est/subnet/subnetwork.hpp>
+#include <est/models/gpt2/family.hpp>
+#include <est/models/llama/family.hpp>
 
 #include "../support/test_support.hpp"
 

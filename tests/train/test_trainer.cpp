@@ -12,7 +12,7 @@
 #include <string>
 
 #include <est/data/batches.hpp>
-#include <est/models/gpt2.hpp>
+#include <est/models/gpt2/model.hpp>
 #include <est/subnet/schedule.hpp>
 #include <est/train/checkpoint.hpp>
 #include <est/train/trainer.hpp>

@@ -21,4 +21,4 @@
 #include "est/backend/cuda/cross_entropy.cuh"
 #include "est/backend/cuda/gather.cuh"
 #include "est/backend/cuda/optimizer.cuh"
-#include "est/backend/cuda/active_mask.cuh"
+#include "est/backend/cuda/mask.cuh"

@@ -2,7 +2,7 @@
 // The subnetwork that trains at one optimizer step: which layers run, and in each running layer
 // which attention heads and which MLP neurons. A skipped layer is the identity on the residual
 // stream; an active layer's attention sums its active heads scaled by H/|heads|, and its MLP
-// sums its active neurons scaled by M/|neurons| (see est/models/gpt2_block.hpp).
+// sums its active neurons scaled by M/|neurons| (see est/models/gpt2/block.hpp).
 //
 // A Subnetwork is a plain value: build it with activate_layer() (or full()), then validate() it.
 // Index lists are kept sorted, so two subnetworks with the same sets compare equal and have the
@@ -19,8 +19,6 @@
 #include <string_view>
 #include <vector>
 
-#include "est/core/config.hpp"
-#include "est/core/llama_config.hpp"
 #include "est/core/error.hpp"
 
 namespace est {
@@ -32,17 +30,6 @@ struct SubnetworkShape {
   int neurons = 0;
   friend bool operator==(const SubnetworkShape&, const SubnetworkShape&) = default;
 };
-
-/// The subnetwork shape of a GPT-2 configuration: (layers, heads, mlp_hidden).
-[[nodiscard]] constexpr SubnetworkShape subnetwork_shape(const Gpt2Config& c) noexcept {
-  return {c.layers, c.heads, c.mlp_hidden};
-}
-
-/// The subnetwork shape of a Llama configuration: heads are its query heads, (layers, heads,
-/// mlp_hidden); key/value groups follow from the query heads (est/models/llama_block.hpp).
-[[nodiscard]] constexpr SubnetworkShape subnetwork_shape(const LlamaConfig& c) noexcept {
-  return {c.layers, c.heads, c.mlp_hidden};
-}
 
 class Subnetwork {
  public:

@@ -27,7 +27,7 @@
 #include "est/backend/cpu/memory.hpp"
 #include "est/backend/cpu/parallel.hpp"
 #include "est/core/tensor.hpp"
-#include "est/models/gpt2_parameters.hpp"
+#include "est/core/parameter_spec.hpp"
 
 namespace est {
 

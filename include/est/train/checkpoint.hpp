@@ -1,10 +1,11 @@
 #pragma once
 // Checkpoints of a training run: a directory per checkpoint, `step-00000100/`, holding
-//   model.safetensors      the weights under Hugging Face names: GPT-2's (loads into
-//                          transformers' GPT2Model unchanged; the tied LM head is omitted) or
-//                          Llama's (LlamaForCausalLM)
-//   config.json            (Llama only) the transformers configuration, so that
-//                          LlamaForCausalLM.from_pretrained(checkpoint) loads the directory
+//   model files            what the model's family writes (models/<family>/family.hpp,
+//                          save_weights): model.safetensors under Hugging Face names (GPT-2's
+//                          loads into transformers' GPT2Model unchanged, the tied LM head
+//                          omitted; Llama's into LlamaForCausalLM) and, for Llama,
+//                          transformers' config.json, so that from_pretrained(checkpoint) loads
+//                          the directory
 //   optimizer.safetensors  AdamW's moments "m" and "v" (F32/F64, laid out like the parameter
 //                          arena) and, in frozen mode, its per-element step counts
 //   state.json             the step, the optimizer's step count, the counters, the FLOPs meter,
@@ -43,58 +44,15 @@
 
 #include <nlohmann/json.hpp>
 
-#include "est/core/config.hpp"
-#include "est/core/llama_config.hpp"
 #include "est/core/error.hpp"
 #include "est/io/atomic_file.hpp"
-#include "est/io/gpt2_safetensors.hpp"
-#include "est/io/llama_safetensors.hpp"
+#include "est/models/family.hpp"
 #include "est/io/safetensors.hpp"
 #include "est/subnet/flops.hpp"
 
 namespace est {
 
 namespace detail {
-
-inline nlohmann::json config_json(const Gpt2Config& c) {
-  return {{"layers", c.layers}, {"heads", c.heads}, {"width", c.width},
-          {"mlp_hidden", c.mlp_hidden}, {"vocab", c.vocab}, {"context", c.context}};
-}
-
-inline nlohmann::json config_json(const LlamaConfig& c) {
-  return {{"family", "llama"}, {"layers", c.layers}, {"heads", c.heads},
-          {"kv_heads", c.kv_heads}, {"width", c.width}, {"mlp_hidden", c.mlp_hidden},
-          {"vocab", c.vocab}, {"context", c.context}, {"rope_theta", c.rope_theta},
-          {"norm_eps", c.norm_eps}, {"tie_embeddings", c.tie_embeddings}};
-}
-
-/// The model's files of a checkpoint, by family.
-template <class T>
-void save_model_files(const Gpt2Config&, const std::filesystem::path& dir,
-                      const std::vector<ParameterSpec>& specs, std::span<const T> arena,
-                      const std::map<std::string, std::string>& metadata) {
-  save_gpt2_safetensors(dir / "model.safetensors", specs, arena, metadata);
-}
-template <class T>
-void save_model_files(const LlamaConfig& config, const std::filesystem::path& dir,
-                      const std::vector<ParameterSpec>& specs, std::span<const T> arena,
-                      const std::map<std::string, std::string>& metadata) {
-  save_llama_safetensors(dir / "model.safetensors", specs, arena, metadata);
-  const std::string text =
-      llama_hf_config(config, std::is_same_v<T, double> ? "float64" : "float32").dump(2) + "\n";
-  write_file_atomically(dir / "config.json",
-                        std::as_bytes(std::span<const char>(text.data(), text.size())));
-}
-template <class T>
-void load_model_weights(const Gpt2Config&, const std::filesystem::path& file,
-                        const std::vector<ParameterSpec>& specs, std::span<T> arena) {
-  load_gpt2_safetensors(file, specs, arena);
-}
-template <class T>
-void load_model_weights(const LlamaConfig&, const std::filesystem::path& file,
-                        const std::vector<ParameterSpec>& specs, std::span<T> arena) {
-  load_llama_safetensors(file, specs, arena);
-}
 
 inline nlohmann::json flops_json(const StepFlops& f) { return {f.forward, f.backward}; }
 
@@ -207,6 +165,7 @@ std::filesystem::path save_checkpoint(const std::filesystem::path& dir, Trainer&
                 "version of est does not checkpoint a run on the GPU");
   namespace fs = std::filesystem;
   using T = typename Trainer::scalar_type;
+  using Family = family_t<std::remove_cvref_t<decltype(Trainer::config)>>;
   std::error_code ec;
   fs::create_directories(dir, ec);
   require<io_error>(!ec && fs::is_directory(dir), "cannot create checkpoint directory '",
@@ -237,7 +196,7 @@ std::filesystem::path save_checkpoint(const std::filesystem::path& dir, Trainer&
   try {
     auto& model = trainer.model();
     const auto arena = model.parameter_arena();
-    detail::save_model_files(Trainer::config, tmp, model.parameter_specs(),
+    Family::save_weights(tmp, Trainer::config, model.parameter_specs(),
                              std::span<const T>(arena.data(), std::size_t(arena.numel())),
                              {{"est.step", std::to_string(step)}});
     auto& opt = trainer.optimizer();
@@ -260,7 +219,7 @@ std::filesystem::path save_checkpoint(const std::filesystem::path& dir, Trainer&
         {"step", step},
         {"non_finite_steps", trainer.non_finite_steps()},
         {"optimizer_steps", opt.steps_taken()},
-        {"model", detail::config_json(Trainer::config)},
+        {"model", Family::config_json(Trainer::config)},
         {"flops",
          {{"steps", meter.steps()},
           {"total", meter.total()},
@@ -313,6 +272,7 @@ nlohmann::json load_checkpoint(const std::filesystem::path& path, Trainer& train
                 "load_checkpoint: checkpoints are written from and read into CPU training runs; this "
                 "version of est does not checkpoint a run on the GPU");
   using T = typename Trainer::scalar_type;
+  using Family = family_t<std::remove_cvref_t<decltype(Trainer::config)>>;
   const auto state_path = path / "state.json";
   const nlohmann::json state = detail::read_json(state_path);
   const std::string file = state_path.string();
@@ -320,7 +280,7 @@ nlohmann::json load_checkpoint(const std::filesystem::path& path, Trainer& train
     require<io_error>(state.at("format") == "est-checkpoint" && state.at("version") == 1,
                       file, ": not an est checkpoint of version 1");
     require<io_error>(state.value("complete", false), file, ": the checkpoint is incomplete");
-    const auto expected = detail::config_json(Trainer::config);
+    const auto expected = Family::config_json(Trainer::config);
     require<io_error>(state.at("model") == expected, file,
                       ": the checkpoint is of another model configuration: it has ",
                       state.at("model").dump(), ", this model is ", expected.dump());
@@ -335,7 +295,7 @@ nlohmann::json load_checkpoint(const std::filesystem::path& path, Trainer& train
     }
     // Read and check everything into buffers first, so a failure leaves the trainer as it was.
     std::vector<T> weights(std::size_t(model.parameter_arena().numel()));
-    detail::load_model_weights(Trainer::config, path / "model.safetensors", specs,
+    Family::load_weights(path, Trainer::config, specs,
                                std::span<T>(weights));
     detail::require_finite<io_error>(std::span<const T>(weights),
                                      (path / "model.safetensors").string() + ": a weight");

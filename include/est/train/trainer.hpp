@@ -21,6 +21,7 @@
 #include "est/core/context.hpp"
 #include "est/core/error.hpp"
 #include "est/data/batches.hpp"
+#include "est/models/family.hpp"
 #include "est/subnet/flops.hpp"
 #include "est/subnet/schedule.hpp"
 #include "est/train/adamw.hpp"
@@ -61,7 +62,7 @@ class Trainer {
  public:
   using scalar_type = typename Model::scalar_type;
   using device_type = typename Model::device_type;
-  static constexpr auto config = Model::config;  // Gpt2Config or LlamaConfig
+  static constexpr auto config = Model::config;  // a ModelConfig (Gpt2Config, LlamaConfig)
 
   /// The model, context and samplers must outlive the trainer.
   /// On a GPU the model, gradients, optimizer state and the active mask stay on the device;

@@ -1,7 +1,7 @@
 // Must not compile: asking for the model on est::cuda without the CUDA backend.
 #include <cstddef>
 
-#include <est/models/gpt2.hpp>
+#include <est/models/gpt2/model.hpp>
 
 namespace {
 constexpr est::Gpt2Config cfg{

@@ -1,5 +1,5 @@
 // Must not compile: the model's parameters and activations must be floating point.
-#include <est/models/gpt2.hpp>
+#include <est/models/gpt2/model.hpp>
 
 namespace {
 constexpr est::Gpt2Config cfg{

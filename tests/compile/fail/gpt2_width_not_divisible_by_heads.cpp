@@ -1,5 +1,5 @@
 // Must not compile: 16 channels cannot be split into 3 equal attention heads.
-#include <est/models/gpt2.hpp>
+#include <est/models/gpt2/model.hpp>
 
 namespace {
 constexpr est::Gpt2Config bad{

@@ -1,5 +1,5 @@
 // Must not compile: a model needs at least one transformer block.
-#include <est/models/gpt2.hpp>
+#include <est/models/gpt2/model.hpp>
 
 namespace {
 constexpr est::Gpt2Config bad{

@@ -1,5 +1,5 @@
 // Must not compile: 6 query heads cannot be split evenly over 4 key/value heads.
-#include <est/models/llama.hpp>
+#include <est/models/llama/model.hpp>
 
 namespace {
 constexpr est::LlamaConfig bad{.layers = 2, .heads = 6, .kv_heads = 4, .width = 48,

@@ -1,5 +1,5 @@
 // Must not compile: heads of size 40 / 8 = 5 have no pairs for rotary embeddings to rotate.
-#include <est/models/llama.hpp>
+#include <est/models/llama/model.hpp>
 
 namespace {
 constexpr est::LlamaConfig bad{.layers = 2, .heads = 8, .kv_heads = 2, .width = 40,

@@ -4,8 +4,8 @@
 
 #include <est/core/context.hpp>
 #include <est/core/tensor.hpp>
-#include <est/models/gpt2.hpp>
-#include <est/models/llama.hpp>
+#include <est/models/gpt2/model.hpp>
+#include <est/models/llama/model.hpp>
 #include <est/subnet/schedule.hpp>
 
 namespace {

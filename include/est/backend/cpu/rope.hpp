@@ -1,7 +1,7 @@
 #pragma once
 // Rotary position embeddings in place, Hugging Face's rotate-half convention: within each head
 // of size d, element i pairs with element i + d/2 and the pair turns by the angle of its
-// position t (tables from est/core/rope_table.hpp):
+// position t (tables from est/ops/rope_table.hpp):
 //   x'[i]       = x[i] · cos − x[i + d/2] · sin
 //   x'[i + d/2] = x[i + d/2] · cos + x[i] · sin
 // The backward pass is the inverse rotation (sin negated). The heads are the columns

@@ -4,14 +4,14 @@
 // trained with the mean next-token cross-entropy.
 //
 // Shapes: B batch, T sequence (<= context), C width, H heads, M MLP hidden, V vocabulary.
-// Parameter names, shapes and initialisation: gpt2_parameters.hpp and the constructor below.
+// Parameter names, shapes and initialisation: parameters.hpp and the constructor below.
 //
 // The passes (forward, backward, evaluate, logits) and their checks are CausalLm's
 // (causal_lm.hpp); this file holds the GPT-2 trunk and its backward.
 //
 // Evolving subnetwork training: forward(tokens, targets, subnetwork) trains only a subnetwork
 // (est/subnet/subnetwork.hpp). Skipped layers are not run, active layers compute only their
-// active heads and neurons (gpt2_block.hpp), and backward() adds gradients into exactly the
+// active heads and neurons (block.hpp), and backward() adds gradients into exactly the
 // active slices. Evaluation and inference always run the full model.
 
 #include <cmath>
@@ -28,14 +28,15 @@
 #include "est/backend/cpu/linear.hpp"
 #include "est/backend/cpu/memory.hpp"
 #include "est/backend/cpu/residual.hpp"
-#include "est/core/config.hpp"
+#include "est/models/gpt2/config.hpp"
 #include "est/core/context.hpp"
 #include "est/core/philox.hpp"
 #include "est/core/tensor.hpp"
 #include "est/models/causal_lm.hpp"
-#include "est/models/gpt2_activations.hpp"
-#include "est/models/gpt2_block.hpp"
-#include "est/models/gpt2_parameters.hpp"
+#include "est/models/gpt2/activations.hpp"
+#include "est/models/gpt2/block.hpp"
+#include "est/models/gpt2/family.hpp"
+#include "est/models/gpt2/parameters.hpp"
 #include "est/subnet/subnetwork.hpp"
 
 namespace est {
@@ -56,6 +57,7 @@ class Gpt2 : public CausalLm<Gpt2<Config, Device, Scalar>, Device, Scalar> {
 
  public:
   static constexpr Gpt2Config config = Config;
+  using family = Gpt2Family;
   using Base = CausalLm<Gpt2, Device, Scalar>;
   using typename Base::Tokens;
 
@@ -103,7 +105,7 @@ class Gpt2 : public CausalLm<Gpt2<Config, Device, Scalar>, Device, Scalar> {
   /// Sets every gradient to zero.
   void zero_grad() { fill_zero(this->context(), grads_.view()); }
 
-  /// Named views of the parameters / gradients (see gpt2_parameters.hpp).
+  /// Named views of the parameters / gradients (see parameters.hpp).
   [[nodiscard]] const Gpt2Tensors<Scalar, Device>& parameters() noexcept { return p_; }
   [[nodiscard]] const Gpt2Tensors<Scalar, Device>& gradients() noexcept { return g_; }
   [[nodiscard]] const Gpt2Tensors<const Scalar, Device>& parameters() const noexcept {

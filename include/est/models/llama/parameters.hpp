@@ -17,11 +17,9 @@
 #include <string>
 #include <vector>
 
-#include "est/core/context.hpp"
-#include "est/core/llama_config.hpp"
+#include "est/models/llama/config.hpp"
 #include "est/core/tensor.hpp"
 #include "est/models/parameter_arena.hpp"
-#include "est/subnet/subnetwork.hpp"
 
 namespace est {
 
@@ -101,49 +99,6 @@ inline void llama_kv_groups(std::span<const int> heads, int group_size, std::vec
     if (groups.empty() || groups.back() != group) groups.push_back(group);
     group_of_head.push_back(Index(groups.size()) - 1);
   }
-}
-
-/// Marks with 1 every element of a Llama arena that `subnet` trains, 0 every other: the
-/// embedding, the final norm and the LM head always; in an active layer its two norms, the q rows
-/// and o columns of its active heads, the k and v rows of the groups those heads read, and the
-/// gate and up rows and down columns of its active neurons.
-inline void mark_active_parameters(const LlamaConfig& config, const Subnetwork& subnet,
-                                   TensorView<std::uint8_t> mask) {
-  detail::check_active_mask(config, subnet, mask.numel());
-  std::fill_n(mask.data(), mask.numel(), std::uint8_t{0});
-  const auto t = layout_llama<std::uint8_t>(config, mask.data(), nullptr);
-  auto set = [](TensorView<std::uint8_t> v) { std::fill_n(v.data(), v.numel(), std::uint8_t{1}); };
-  set(t.embed);
-  set(t.norm);
-  set(t.lm_head);
-  const Index C = config.width, d = config.head_dim(), M = config.mlp_hidden,
-              q = Index(config.heads) * d;
-  std::vector<Index> groups, group_of_head;
-  for (int l = 0; l < config.layers; ++l) {
-    if (!subnet.is_active(l)) continue;
-    const auto& layer = t.layers[static_cast<std::size_t>(l)];
-    set(layer.input_norm);
-    set(layer.post_norm);
-    llama_kv_groups(subnet.heads(l), config.group_size(), groups, group_of_head);
-    for (int h : subnet.heads(l)) std::fill_n(layer.q.data() + h * d * C, d * C, std::uint8_t{1});
-    for (Index g : groups) {
-      std::fill_n(layer.k.data() + g * d * C, d * C, std::uint8_t{1});
-      std::fill_n(layer.v.data() + g * d * C, d * C, std::uint8_t{1});
-    }
-    for (int n : subnet.neurons(l)) {
-      std::fill_n(layer.gate.data() + Index(n) * C, C, std::uint8_t{1});
-      std::fill_n(layer.up.data() + Index(n) * C, C, std::uint8_t{1});
-    }
-    for (Index r = 0; r < C; ++r) {  // row by row: o (C, H·d) and down (C, M) in memory order
-      for (int h : subnet.heads(l)) std::fill_n(layer.o.data() + r * q + h * d, d, std::uint8_t{1});
-      for (int n : subnet.neurons(l)) layer.down.data()[r * M + n] = 1;
-    }
-  }
-}
-
-inline void mark_active_parameters(const Context<cpu>&, const LlamaConfig& config,
-                                   const Subnetwork& subnet, TensorView<std::uint8_t> mask) {
-  mark_active_parameters(config, subnet, mask);
 }
 
 }  // namespace est

@@ -13,7 +13,7 @@
 //
 // Evolving subnetwork training, as for GPT-2: forward(tokens, targets, subnetwork) runs only the
 // active layers, and in each the active query heads (with the key/value groups they read) and
-// the active neurons (llama_block.hpp); backward() adds gradients into exactly those slices.
+// the active neurons (block.hpp); backward() adds gradients into exactly those slices.
 
 #include <cmath>
 #include <cstdint>
@@ -27,14 +27,15 @@
 #include "est/backend/cpu/residual.hpp"
 #include "est/backend/cpu/rmsnorm.hpp"
 #include "est/core/context.hpp"
-#include "est/core/llama_config.hpp"
+#include "est/models/llama/config.hpp"
 #include "est/core/philox.hpp"
-#include "est/core/rope_table.hpp"
+#include "est/ops/rope_table.hpp"
 #include "est/core/tensor.hpp"
 #include "est/models/causal_lm.hpp"
-#include "est/models/llama_activations.hpp"
-#include "est/models/llama_block.hpp"
-#include "est/models/llama_parameters.hpp"
+#include "est/models/llama/activations.hpp"
+#include "est/models/llama/block.hpp"
+#include "est/models/llama/family.hpp"
+#include "est/models/llama/parameters.hpp"
 #include "est/subnet/subnetwork.hpp"
 
 namespace est {
@@ -62,6 +63,7 @@ class Llama : public CausalLm<Llama<Config, Device, Scalar>, Device, Scalar> {
 
  public:
   static constexpr LlamaConfig config = Config;
+  using family = LlamaFamily;
   using Base = CausalLm<Llama, Device, Scalar>;
   using typename Base::Tokens;
 

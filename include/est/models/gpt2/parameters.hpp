@@ -12,11 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "est/core/config.hpp"
-#include "est/core/context.hpp"
+#include "est/models/gpt2/config.hpp"
 #include "est/core/tensor.hpp"
 #include "est/models/parameter_arena.hpp"
-#include "est/subnet/subnetwork.hpp"
 
 namespace est {
 
@@ -78,60 +76,6 @@ Gpt2Tensors<T, Device> layout_gpt2(const Gpt2Config& config, T* base,
   t.ln_f_bias = arena.take("ln_f.bias", {C});
   arena.expect_total(config.parameter_count(), "layout_gpt2");
   return t;
-}
-
-/// Marks with 1 every element of an arena laid out for `config` that `subnet` trains, and with
-/// 0 every other: the embeddings and the final LayerNorm always; in an active layer its
-/// LayerNorms, its output projections' biases, the Q/K/V columns (and bias entries) and W_O rows
-/// of its active heads, and the W_fc columns (and bias entries) and W_proj rows of its active
-/// neurons. An optimizer uses the mask to leave the rest alone (see train/adamw.hpp).
-inline void mark_active_parameters(const Gpt2Config& config, const Subnetwork& subnet,
-                                   TensorView<std::uint8_t> mask) {
-  detail::check_active_mask(config, subnet, mask.numel());
-  const auto t = layout_gpt2<std::uint8_t>(config, mask.data(), nullptr);
-  auto set = [](TensorView<std::uint8_t> v, std::uint8_t value) {
-    std::fill_n(v.data(), v.numel(), value);
-  };
-  set(t.wte, 1);
-  set(t.wpe, 1);
-  set(t.ln_f_weight, 1);
-  set(t.ln_f_bias, 1);
-  const Index C = config.width, d = config.head_dim(), M = config.mlp_hidden;
-  for (int l = 0; l < config.layers; ++l) {
-    const auto& layer = t.layers[static_cast<std::size_t>(l)];
-    const std::uint8_t on = subnet.is_active(l) ? 1 : 0;
-    for (auto v : {layer.ln_1_weight, layer.ln_1_bias, layer.ln_2_weight, layer.ln_2_bias,
-                   layer.attn_proj_bias, layer.fc_proj_bias}) {
-      set(v, on);
-    }
-    for (auto v : {layer.attn_weight, layer.attn_bias, layer.attn_proj_weight, layer.fc_weight,
-                   layer.fc_bias, layer.fc_proj_weight}) {
-      set(v, 0);
-    }
-    if (!on) continue;
-    // Row by row, so the (C, 3C) and (C, M) matrices are written in memory order.
-    for (Index r = -1; r < C; ++r) {  // r = -1: the bias row
-      std::uint8_t* qkv = r < 0 ? layer.attn_bias.data() : layer.attn_weight.data() + r * 3 * C;
-      std::uint8_t* fc = r < 0 ? layer.fc_bias.data() : layer.fc_weight.data() + r * M;
-      for (Index part = 0; part < 3; ++part) {
-        for (int h : subnet.heads(l)) std::fill_n(qkv + part * C + h * d, d, std::uint8_t{1});
-      }
-      for (int n : subnet.neurons(l)) fc[n] = 1;
-    }
-    for (int h : subnet.heads(l)) {
-      std::fill_n(layer.attn_proj_weight.data() + h * d * C, d * C, std::uint8_t{1});
-    }
-    for (int n : subnet.neurons(l)) {
-      std::fill_n(layer.fc_proj_weight.data() + Index(n) * C, C, std::uint8_t{1});
-    }
-  }
-}
-
-/// The same with an execution context, the form device-generic code calls (the CUDA backend has
-/// one that writes a device mask with kernels).
-inline void mark_active_parameters(const Context<cpu>&, const Gpt2Config& config,
-                                   const Subnetwork& subnet, TensorView<std::uint8_t> mask) {
-  mark_active_parameters(config, subnet, mask);
 }
 
 }  // namespace est

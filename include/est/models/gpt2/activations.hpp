@@ -5,7 +5,7 @@
 
 #include <vector>
 
-#include "est/core/config.hpp"
+#include "est/models/gpt2/config.hpp"
 #include "est/core/tensor.hpp"
 
 namespace est {

@@ -6,7 +6,7 @@
 
 #include <vector>
 
-#include "est/core/llama_config.hpp"
+#include "est/models/llama/config.hpp"
 #include "est/core/tensor.hpp"
 
 namespace est {

@@ -20,46 +20,24 @@
 #include <vector>
 
 #include "est/core/error.hpp"
-#include "est/models/gpt2_parameters.hpp"
+#include "est/models/gpt2/parameters.hpp"
+#include "est/io/parameter_file.hpp"
 #include "est/io/safetensors.hpp"
 
 namespace est {
 
 namespace detail {
 
-using Gpt2ShapeMap = std::map<std::string, std::vector<std::int64_t>, std::less<>>;
-
-inline std::string shape_text(const std::vector<std::int64_t>& shape) {
-  std::string s = "[";
-  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
-inline std::vector<std::int64_t> shape_vector(const Shape& shape) {
-  std::vector<std::int64_t> v;
-  for (int i = 0; i < shape.rank(); ++i) v.push_back(shape[i]);
-  return v;
-}
-
 /// The layer of a name "h.<N>.<rest>", or nothing.
 inline std::optional<long> gpt2_layer_of(std::string_view name) {
-  if (!name.starts_with("h.")) return std::nullopt;
-  name.remove_prefix(2);
-  const std::size_t dot = name.find('.');
-  if (dot == 0 || dot == std::string_view::npos) return std::nullopt;
-  long layer = 0;
-  for (const char c : name.substr(0, dot)) {
-    if (c < '0' || c > '9' || layer > 1'000'000) return std::nullopt;
-    layer = layer * 10 + (c - '0');
-  }
-  return layer;
+  return layer_of(name, "h.");
 }
 
 inline bool is_gpt2_buffer(std::string_view name) {
   return name.ends_with(".attn.bias") || name.ends_with(".attn.masked_bias");
 }
 
-inline long gpt2_layer_count(const Gpt2ShapeMap& shapes) {
+inline long gpt2_layer_count(const TensorShapeMap& shapes) {
   long layers = 0;
   for (const auto& [name, shape] : shapes) {
     const auto layer = gpt2_layer_of(name);
@@ -69,7 +47,7 @@ inline long gpt2_layer_count(const Gpt2ShapeMap& shapes) {
 }
 
 /// "layers 2, width 32, mlp_hidden 128, vocab 64, context 16", from whichever tensors exist.
-inline std::string gpt2_configuration_text(const Gpt2ShapeMap& shapes) {
+inline std::string gpt2_configuration_text(const TensorShapeMap& shapes) {
   std::string s = "layers " + std::to_string(gpt2_layer_count(shapes));
   auto dim = [&](std::string_view name, std::size_t i) -> std::optional<std::int64_t> {
     const auto it = shapes.find(name);
@@ -86,35 +64,6 @@ inline std::string gpt2_configuration_text(const Gpt2ShapeMap& shapes) {
   return s;
 }
 
-inline void check_arena(const char* who, const std::vector<ParameterSpec>& specs,
-                        std::size_t size) {
-  for (const ParameterSpec& spec : specs) {
-    require<shape_error>(spec.offset >= 0 && std::uint64_t(spec.offset) <= size &&
-                             std::uint64_t(spec.shape.numel()) <= size - std::uint64_t(spec.offset),
-                         who, ": tensor \"", spec.name, "\" (offset ", spec.offset, ", ",
-                         spec.shape.numel(), " elements) does not fit the arena of ", size,
-                         " elements");
-  }
-}
-
-/// Writes the tensors of `specs` from `arena` (any model family); `who` names the caller in errors.
-template <class Scalar>
-void save_parameter_arena(const char* who, const std::filesystem::path& path,
-                          const std::vector<ParameterSpec>& specs, std::span<const Scalar> arena,
-                          const std::map<std::string, std::string>& metadata) {
-  check_arena(who, specs, arena.size());
-  std::vector<SafetensorsEntry> entries;
-  entries.reserve(specs.size());
-  for (const ParameterSpec& spec : specs) {
-    entries.push_back(safetensors_entry<Scalar>(
-        spec.name, shape_vector(spec.shape),
-        arena.subspan(std::size_t(spec.offset), std::size_t(spec.shape.numel()))));
-  }
-  std::map<std::string, std::string> meta{{"format", "pt"}};
-  for (const auto& [key, value] : metadata) meta[key] = value;
-  write_safetensors(path, entries, meta);
-}
-
 template <class Scalar>
 void load_gpt2(const std::filesystem::path& path, const std::vector<ParameterSpec>& specs,
                std::span<Scalar> arena) {
@@ -124,7 +73,7 @@ void load_gpt2(const std::filesystem::path& path, const std::vector<ParameterSpe
 
   // Names without the GPT2LMHeadModel prefix -> names in the file.
   std::map<std::string, std::string, std::less<>> file_name;
-  Gpt2ShapeMap file_shapes, model_shapes;
+  TensorShapeMap file_shapes, model_shapes;
   for (const std::string& name : file.names()) {
     const std::string bare = name.starts_with("transformer.") ? name.substr(12) : name;
     require<io_error>(file_name.emplace(bare, name).second, where, "the file holds both \"",

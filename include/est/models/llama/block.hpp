@@ -26,9 +26,9 @@
 #include "est/backend/cpu/memory.hpp"
 #include "est/backend/cpu/rope.hpp"
 #include "est/backend/cpu/swiglu.hpp"
-#include "est/core/llama_config.hpp"
-#include "est/models/llama_activations.hpp"
-#include "est/models/llama_parameters.hpp"
+#include "est/models/llama/config.hpp"
+#include "est/models/llama/activations.hpp"
+#include "est/models/llama/parameters.hpp"
 
 namespace est {
 

@@ -22,8 +22,8 @@
 #include "est/backend/cpu/gelu.hpp"
 #include "est/backend/cpu/linear.hpp"
 #include "est/backend/cpu/memory.hpp"
-#include "est/models/gpt2_activations.hpp"
-#include "est/models/gpt2_parameters.hpp"
+#include "est/models/gpt2/activations.hpp"
+#include "est/models/gpt2/parameters.hpp"
 
 namespace est {
 

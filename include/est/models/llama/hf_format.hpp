@@ -22,10 +22,10 @@
 #include <nlohmann/json.hpp>
 
 #include "est/core/error.hpp"
-#include "est/core/llama_config.hpp"
-#include "est/io/gpt2_safetensors.hpp"  // save_parameter_arena, shape helpers
+#include "est/models/llama/config.hpp"
+#include "est/io/parameter_file.hpp"
 #include "est/io/safetensors.hpp"
-#include "est/models/llama_parameters.hpp"
+#include "est/models/llama/parameters.hpp"
 
 namespace est {
 
@@ -33,22 +33,12 @@ namespace detail {
 
 /// The layer of a name "model.layers.<N>.<rest>", or nothing.
 inline std::optional<long> llama_layer_of(std::string_view name) {
-  constexpr std::string_view prefix = "model.layers.";
-  if (!name.starts_with(prefix)) return std::nullopt;
-  name.remove_prefix(prefix.size());
-  const std::size_t dot = name.find('.');
-  if (dot == 0 || dot == std::string_view::npos) return std::nullopt;
-  long layer = 0;
-  for (const char c : name.substr(0, dot)) {
-    if (c < '0' || c > '9' || layer > 1'000'000) return std::nullopt;
-    layer = layer * 10 + (c - '0');
-  }
-  return layer;
+  return layer_of(name, "model.layers.");
 }
 
 /// "layers 2, width 32, heads·d 32, kv_heads·d 16, mlp_hidden 48, vocab 64", from the tensors
 /// that exist.
-inline std::string llama_configuration_text(const Gpt2ShapeMap& shapes) {
+inline std::string llama_configuration_text(const TensorShapeMap& shapes) {
   long layers = 0;
   for (const auto& [name, shape] : shapes) {
     if (const auto layer = llama_layer_of(name)) layers = std::max(layers, *layer + 1);
@@ -76,7 +66,7 @@ void load_llama(const std::filesystem::path& path, const std::vector<ParameterSp
   check_arena("load_llama_safetensors", specs, arena.size());
   const SafetensorsFile file = SafetensorsFile::open(path);
   const std::string where = "load_llama_safetensors: \"" + path.string() + "\": ";
-  Gpt2ShapeMap file_shapes, model_shapes;
+  TensorShapeMap file_shapes, model_shapes;
   for (const std::string& name : file.names()) file_shapes[name] = file.info(name).shape;
   for (const ParameterSpec& spec : specs) model_shapes[spec.name] = shape_vector(spec.shape);
   const auto configurations = [&] {

@@ -1,0 +1,19 @@
+#pragma once
+// The description of one named tensor of a flat parameter arena: what optimizers, checkpoints
+// and weight files need to know about a model's parameters, whatever its family.
+
+#include <string>
+
+#include "est/core/shape.hpp"
+
+namespace est {
+
+/// One named tensor of the arena.
+struct ParameterSpec {
+  std::string name;   // Hugging Face name
+  Shape shape;
+  Index offset = 0;   // first element in the arena
+  bool weight_decay = false;  // matrices decay; biases and norm weights do not
+};
+
+}  // namespace est

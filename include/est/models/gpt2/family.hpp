@@ -1,0 +1,166 @@
+#pragma once
+// The GPT-2 family (models/family.hpp): its subnetworks, slice plan, FLOPs and files.
+//
+// What a subnetwork trains of a GPT-2 arena (the slice plan): the embeddings and the final
+// LayerNorm always; in an active layer its LayerNorms and the two output projections' biases,
+// the Q, K and V columns (and bias entries) of its active heads, their rows of W_O (scaled by
+// H/h), and the W_fc columns (and bias entries) and W_proj rows of its active neurons (scaled by
+// M/m); nothing of a skipped layer.
+//
+// FLOPs, for N = B·T tokens and per active layer with h heads (head size d = C/H) and m neurons:
+//   QKV projection      2·N·C·3hd        attention scores QKᵀ   2·B·h·T·T·d
+//   weighted sum P·V    2·B·h·T·T·d      output projection      2·N·hd·C
+//   MLP up              2·N·C·m          MLP down               2·N·m·C
+// and once per step the LM head 2·N·C·V. The projections are the plan's GEMM weights (2·N per
+// active element); the attention products count the full T x T score matrix, which is what
+// est's attention computes. Backward: every product above costs two of the same size (input
+// gradient and weight gradient; for attention dV, dP, dQ and dK), so it is exactly twice the
+// forward. Elementwise work (LayerNorm, GELU, softmax, embeddings, the loss, the optimizer) is
+// not counted; it is a small fraction of these at useful sizes.
+//
+// Shapes: V vocabulary, P positions, C width, H heads, d = C/H, M MLP hidden.
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "est/models/family.hpp"
+#include "est/models/gpt2/config.hpp"
+#include "est/models/gpt2/hf_format.hpp"
+#include "est/subnet/flops.hpp"
+#include "est/subnet/slice_plan.hpp"
+#include "est/subnet/subnetwork.hpp"
+
+namespace est {
+
+struct Gpt2Family {
+  using config_type = Gpt2Config;
+  static constexpr std::string_view name = "gpt2";
+
+  /// (layers, heads, mlp_hidden).
+  [[nodiscard]] static constexpr SubnetworkShape subnetwork_shape(const Gpt2Config& c) noexcept {
+    return {c.layers, c.heads, c.mlp_hidden};
+  }
+
+  /// The slice plan of `subnet`, in the arena order of layout_gpt2 (parameters.hpp).
+  [[nodiscard]] static SlicePlan slice_plan(const Gpt2Config& config, const Subnetwork& subnet) {
+    detail::check_subnetwork_of(subnetwork_shape(config), subnet, "Gpt2 slice_plan");
+    const Index V = config.vocab, P = config.context, C = config.width, d = config.head_dim(),
+                M = config.mlp_hidden, H = config.heads;
+    SlicePlan plan;
+    plan.add({.rows = V, .cols = C, .gemm_weight = true});  // wte.weight, the tied LM head
+    plan.add({.rows = P, .cols = C});                        // wpe.weight
+    for (int l = 0; l < config.layers; ++l) {
+      const bool on = subnet.is_active(l);
+      const auto heads = on ? subnet.heads(l) : std::span<const int>();
+      const auto neurons = on ? subnet.neurons(l) : std::span<const int>();
+      const Index h = std::ssize(heads), m = std::ssize(neurons);
+      const double head_scale = h ? double(H) / double(h) : 1.0;
+      const double neuron_scale = m ? double(M) / double(m) : 1.0;
+      // Index lists only where a layer is sliced; a complete set trains the whole tensor.
+      int qkv = -1, head_rows = -1, neuron_list = -1;
+      if (on && h < H) {
+        std::vector<Index> columns, rows;
+        for (Index part = 0; part < 3; ++part) {
+          for (const int head : heads) {
+            for (Index i = 0; i < d; ++i) columns.push_back(part * C + head * d + i);
+          }
+        }
+        for (const int head : heads) {
+          for (Index i = 0; i < d; ++i) rows.push_back(head * d + i);
+        }
+        qkv = plan.add_list(std::move(columns), 3 * C);
+        head_rows = plan.add_list(std::move(rows), C);
+      }
+      if (on && m < M) neuron_list = plan.add_list({neurons.begin(), neurons.end()}, M);
+      auto whole = [&](Index rows, Index cols) {
+        return TensorSlice{.rows = rows, .cols = cols,
+                           .kind = on ? SliceKind::all : SliceKind::none};
+      };
+      auto sliced = [&](Index rows, Index cols, SliceKind kind, int list, bool gemm,
+                        double scale) {
+        TensorSlice t = whole(rows, cols);
+        t.gemm_weight = gemm;
+        if (on && list >= 0) t.kind = kind, t.list = list, t.scale = scale;
+        return t;
+      };
+      plan.add(whole(1, C));                                                // ln_1.weight
+      plan.add(whole(1, C));                                                // ln_1.bias
+      plan.add(sliced(C, 3 * C, SliceKind::columns, qkv, true, 1));        // attn.c_attn.weight
+      plan.add(sliced(1, 3 * C, SliceKind::columns, qkv, false, 1));       // attn.c_attn.bias
+      plan.add(sliced(C, C, SliceKind::rows, head_rows, true, head_scale));  // attn.c_proj.weight
+      plan.add(whole(1, C));                                                // attn.c_proj.bias
+      plan.add(whole(1, C));                                                // ln_2.weight
+      plan.add(whole(1, C));                                                // ln_2.bias
+      plan.add(sliced(C, M, SliceKind::columns, neuron_list, true, 1));    // mlp.c_fc.weight
+      plan.add(sliced(1, M, SliceKind::columns, neuron_list, false, 1));   // mlp.c_fc.bias
+      plan.add(sliced(M, C, SliceKind::rows, neuron_list, true, neuron_scale));  // mlp.c_proj.weight
+      plan.add(whole(1, C));                                                // mlp.c_proj.bias
+    }
+    plan.add({.rows = 1, .cols = C});  // ln_f.weight
+    plan.add({.rows = 1, .cols = C});  // ln_f.bias
+    plan.validate("Gpt2 slice_plan", config.parameter_count());
+    return plan;
+  }
+
+  /// FLOPs of one forward and backward pass of `subnet` over a (batch, seq) batch (see above).
+  [[nodiscard]] static StepFlops step_flops(const Gpt2Config& config, std::int64_t batch,
+                                            std::int64_t seq, const Subnetwork& subnet) {
+    require<value_error>(batch >= 1 && seq >= 1,
+                         "gpt2_step_flops: batch and seq must be >= 1, got ", batch, " and ", seq);
+    detail::check_subnetwork_of(subnetwork_shape(config), subnet, "gpt2_step_flops");
+    const std::int64_t d = config.head_dim();
+    std::int64_t forward = slice_plan(config, subnet).gemm_forward_flops(batch * seq);
+    for (const int l : subnet.active_layers()) {
+      const auto h = static_cast<std::int64_t>(subnet.heads(l).size());
+      forward += 2 * 2 * batch * h * seq * seq * d;  // scores and weighted sum
+    }
+    return {forward, 2 * forward};
+  }
+
+  /// The configuration as checkpoints record it.
+  [[nodiscard]] static nlohmann::json config_json(const Gpt2Config& c) {
+    return {{"layers", c.layers}, {"heads", c.heads}, {"width", c.width},
+            {"mlp_hidden", c.mlp_hidden}, {"vocab", c.vocab}, {"context", c.context}};
+  }
+
+  /// A checkpoint's model files: `dir`/model.safetensors in Hugging Face's GPT2Model layout.
+  template <class T>
+  static void save_weights(const std::filesystem::path& dir, const Gpt2Config&,
+                           const std::vector<ParameterSpec>& specs, std::span<const T> arena,
+                           const std::map<std::string, std::string>& metadata) {
+    save_gpt2_safetensors(dir / "model.safetensors", specs, arena, metadata);
+  }
+
+  /// Reads the weights of a checkpoint directory written by save_weights.
+  template <class T>
+  static void load_weights(const std::filesystem::path& dir, const Gpt2Config&,
+                           const std::vector<ParameterSpec>& specs, std::span<T> arena) {
+    load_gpt2_safetensors(dir / "model.safetensors", specs, arena);
+  }
+};
+
+template <>
+struct family_of<Gpt2Config> {
+  using type = Gpt2Family;
+};
+
+/// FLOPs of one step of `subnet` of a GPT-2 (the family's count).
+[[nodiscard]] inline StepFlops gpt2_step_flops(const Gpt2Config& config, std::int64_t batch,
+                                               std::int64_t seq, const Subnetwork& subnet) {
+  return Gpt2Family::step_flops(config, batch, seq, subnet);
+}
+
+/// FLOPs of one step of the full model.
+[[nodiscard]] inline StepFlops gpt2_step_flops(const Gpt2Config& config, std::int64_t batch,
+                                               std::int64_t seq) {
+  return gpt2_step_flops(config, batch, seq, Subnetwork::full(Gpt2Family::subnetwork_shape(config)));
+}
+
+}  // namespace est

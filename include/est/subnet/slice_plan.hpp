@@ -1,0 +1,157 @@
+#pragma once
+// The slice plan of one step: for every tensor of a model's parameter arena, which part of it
+// the step's subnetwork trains. A model family builds it once per step from a Subnetwork
+// (`slice_plan` in models/<family>/family.hpp); everything that needs to know what an active
+// head or neuron means for the parameters reads it instead of working it out again: the active
+// mask writers of each backend (backend/*/mask), the FLOPs count, and, for data parallelism,
+// the reduction of active slices only.
+//
+// A tensor is seen as a (rows, cols) matrix in memory order (a vector as (1, n)) and takes part
+// in one of four ways: all of it, none of it, only some of its columns, or only some of its rows.
+// The column or row indices are an index list of the plan; tensors sliced by the same units
+// share one list (a head's columns of the QKV weight and its entries of the QKV bias, say).
+// Each list is strictly increasing and lies in [0, extent).
+//
+// Shapes: P parameters in the arena; a tensor (rows, cols); a list of k indices in [0, extent).
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "est/core/error.hpp"
+#include "est/core/shape.hpp"
+
+namespace est {
+
+/// How a tensor takes part in a step.
+enum class SliceKind : std::uint8_t {
+  all,      // every element trains
+  none,     // no element trains (a skipped layer's tensors, a group no active head reads)
+  columns,  // the elements of the listed columns
+  rows,     // the elements of the listed rows
+};
+
+/// One arena tensor's part in a step.
+struct TensorSlice {
+  Index offset = 0;  // first element in the arena
+  Index rows = 1;    // the tensor as a (rows, cols) matrix in memory order
+  Index cols = 0;
+  SliceKind kind = SliceKind::all;
+  int list = -1;     // columns / rows: which index list of the plan
+  /// The weight multiplies every token's activations once in the forward pass (a projection or
+  /// the LM head), so it costs 2·N·(active elements) FLOPs forward for N tokens.
+  bool gemm_weight = false;
+  /// What the forward pass multiplies this weight's sliced product by: H/h for an attention
+  /// output projection over h of H heads, M/m for an MLP's down projection over m of M neurons,
+  /// 1 elsewhere.
+  double scale = 1.0;
+  friend bool operator==(const TensorSlice&, const TensorSlice&) = default;
+};
+
+class SlicePlan {
+ public:
+  SlicePlan() = default;
+
+  /// Adds an index list over [0, extent) and returns its id (checked by validate()).
+  int add_list(std::vector<Index> indices, Index extent) {
+    lists_.push_back({std::move(indices), extent});
+    return static_cast<int>(lists_.size()) - 1;
+  }
+
+  /// Appends the next tensor of the arena (tensors come in arena order, each starting where the
+  /// previous one ended).
+  void add(TensorSlice slice) {
+    slice.offset = size_;
+    size_ += slice.rows * slice.cols;
+    tensors_.push_back(slice);
+  }
+
+  [[nodiscard]] std::span<const TensorSlice> tensors() const noexcept { return tensors_; }
+  /// Elements of the arena the plan covers (the sum of the tensors' sizes).
+  [[nodiscard]] Index parameter_count() const noexcept { return size_; }
+  [[nodiscard]] std::span<const Index> list(int id) const { return entry(id).indices; }
+  [[nodiscard]] Index extent(int id) const { return entry(id).extent; }
+  [[nodiscard]] int list_count() const noexcept { return static_cast<int>(lists_.size()); }
+
+  /// The listed columns or rows of `slice` (empty for all / none).
+  [[nodiscard]] std::span<const Index> indices(const TensorSlice& slice) const {
+    return slice.list < 0 ? std::span<const Index>() : list(slice.list);
+  }
+
+  /// How many elements of `slice` train.
+  [[nodiscard]] Index active_elements(const TensorSlice& slice) const {
+    switch (slice.kind) {
+      case SliceKind::all: return slice.rows * slice.cols;
+      case SliceKind::none: return 0;
+      case SliceKind::columns: return slice.rows * std::ssize(indices(slice));
+      case SliceKind::rows: return std::ssize(indices(slice)) * slice.cols;
+    }
+    return 0;
+  }
+
+  /// How many elements of the arena train.
+  [[nodiscard]] Index active_elements() const {
+    Index n = 0;
+    for (const TensorSlice& t : tensors_) n += active_elements(t);
+    return n;
+  }
+
+  /// Forward FLOPs of the projections and the LM head for `tokens` tokens: 2·N per active
+  /// element of every GEMM weight.
+  [[nodiscard]] std::int64_t gemm_forward_flops(std::int64_t tokens) const {
+    std::int64_t flops = 0;
+    for (const TensorSlice& t : tensors_) {
+      if (t.gemm_weight) flops += 2 * tokens * active_elements(t);
+    }
+    return flops;
+  }
+
+  /// Throws value_error naming `where` unless the plan covers `parameter_count` elements and
+  /// every sliced tensor has a list of the right extent, strictly increasing and in range.
+  void validate(std::string_view where, Index parameter_count) const {
+    require<value_error>(size_ == parameter_count, where, ": the slice plan covers ", size_,
+                         " parameters, expected ", parameter_count);
+    for (std::size_t l = 0; l < lists_.size(); ++l) {
+      const auto& [indices, extent] = lists_[l];
+      for (std::size_t i = 0; i < indices.size(); ++i) {
+        require<value_error>(indices[i] >= 0 && indices[i] < extent, where, ": slice list ", l,
+                             " holds index ", indices[i], " outside [0, ", extent, ")");
+        require<value_error>(i == 0 || indices[i] > indices[i - 1], where, ": slice list ", l,
+                             " is not strictly increasing at position ", i);
+      }
+    }
+    for (std::size_t i = 0; i < tensors_.size(); ++i) {
+      const TensorSlice& t = tensors_[i];
+      const bool sliced = t.kind == SliceKind::columns || t.kind == SliceKind::rows;
+      require<value_error>(!sliced || (t.list >= 0 && t.list < list_count()), where, ": tensor ",
+                           i, " is sliced by list ", t.list, ", which the plan does not hold");
+      if (!sliced) continue;
+      const Index extent = t.kind == SliceKind::columns ? t.cols : t.rows;
+      require<value_error>(this->extent(t.list) == extent, where, ": tensor ", i, " has ",
+                           extent, t.kind == SliceKind::columns ? " columns" : " rows",
+                           " but its list ranges over ", this->extent(t.list));
+    }
+  }
+
+  friend bool operator==(const SlicePlan&, const SlicePlan&) = default;
+
+ private:
+  struct IndexList {
+    std::vector<Index> indices;  // (k) strictly increasing
+    Index extent = 0;
+    friend bool operator==(const IndexList&, const IndexList&) = default;
+  };
+
+  const IndexList& entry(int id) const {
+    require<value_error>(id >= 0 && id < list_count(), "SlicePlan: no index list ", id);
+    return lists_[static_cast<std::size_t>(id)];
+  }
+
+  std::vector<TensorSlice> tensors_;  // arena order
+  std::vector<IndexList> lists_;
+  Index size_ = 0;
+};
+
+}  // namespace est
