@@ -40,7 +40,7 @@
 #include <est/subnet/flops.hpp>
 #include <est/subnet/sampling.hpp>
 #include <est/train/adamw.hpp>
-#include <est/train/clip.hpp>
+#include <est/backend/cpu/norm.hpp>
 
 namespace {
 

@@ -44,7 +44,7 @@
 #include "est/models/llama/model.hpp"
 #include "est/train/adamw.hpp"
 #include "est/train/checkpoint.hpp"
-#include "est/train/clip.hpp"
+#include "est/backend/cpu/norm.hpp"
 #include "est/train/lr_schedule.hpp"
 #include "est/train/trainer.hpp"
 #include "est/data/batches.hpp"

@@ -14,7 +14,8 @@
 #include <est/backend/cpu/linear.hpp>
 #include <est/backend/cpu/residual.hpp>
 #include <est/subnet/sampling.hpp>
-#include <est/train/clip.hpp>
+#include <est/backend/cpu/norm.hpp>
+#include <est/train/adamw.hpp>
 #include <est/models/gpt2/family.hpp>
 #include <est/models/llama/family.hpp>
 

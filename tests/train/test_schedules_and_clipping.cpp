@@ -1,12 +1,12 @@
 // est/train/lr_schedule.hpp against the closed forms at and around the warmup and decay
-// boundaries; est/train/clip.hpp against norms and scaled gradients computed by hand.
+// boundaries; est/backend/cpu/norm.hpp against norms and scaled gradients computed by hand.
 
 #include <catch2/catch.hpp>
 
 #include <cmath>
 #include <numbers>
 
-#include <est/train/clip.hpp>
+#include <est/backend/cpu/norm.hpp>
 #include <est/train/lr_schedule.hpp>
 
 #include "../support/test_support.hpp"

@@ -20,5 +20,6 @@
 #include "est/backend/cuda/kv_groups.cuh"
 #include "est/backend/cuda/cross_entropy.cuh"
 #include "est/backend/cuda/gather.cuh"
-#include "est/backend/cuda/optimizer.cuh"
+#include "est/backend/cuda/adamw.cuh"
+#include "est/backend/cuda/norm.cuh"
 #include "est/backend/cuda/mask.cuh"

@@ -24,15 +24,12 @@
 #include <span>
 #include <vector>
 
+#include "est/backend/cpu/adamw.hpp"
 #include "est/backend/cpu/memory.hpp"
-#include "est/backend/cpu/parallel.hpp"
 #include "est/core/tensor.hpp"
 #include "est/core/parameter_spec.hpp"
 
 namespace est {
-
-/// What an optimizer step does to parameters outside the step's subnetwork (see above).
-enum class InactiveParameters { frozen, zero_grad };
 
 struct AdamWConfig {
   double beta1 = 0.9;
@@ -41,63 +38,6 @@ struct AdamWConfig {
   double weight_decay = 0.1;
   InactiveParameters inactive = InactiveParameters::frozen;
 };
-
-/// One tensor's share of an AdamW step: what the per-device update kernels receive.
-template <class T>
-struct AdamWSlice {
-  T* params;
-  const T* grads;
-  T* m;
-  T* v;
-  const std::uint8_t* active;  // 1 = trained this step; null: every element is active
-  std::int32_t* counts;        // per-element step counts (frozen mode after masking), or null
-  Index size;
-  T beta1, beta2, eps, rate, decay;
-  bool frozen;                 // inactive elements are skipped (else: a step with g = 0)
-  T c1, c2;                    // bias corrections at the shared count t
-  const T* c1_table;           // host tables of 1/(1-β^t), t = 0..steps (CPU update)
-  const T* c2_table;
-  long long t;                 // the shared step count
-};
-
-/// The CPU update of one slice (the CUDA backend has the same op for device slices).
-template <class T>
-void adamw_update(const Context<cpu>& ctx, const AdamWSlice<T>& s) {
-  T* p = s.params;
-  const T* g = s.grads;
-  T* m = s.m;
-  T* v = s.v;
-  const T b1 = s.beta1, b2 = s.beta2, eps = s.eps, rate = s.rate, decay = s.decay;
-  if (s.active == nullptr && s.counts == nullptr) {  // every element active, one shared count
-    const T c1 = s.c1, c2 = s.c2;
-    cpu_detail::parallel_blocks(ctx, s.size, [&](Index begin, Index size) {
-      for (Index i = begin; i < begin + size; ++i) {
-        m[i] = b1 * m[i] + (T(1) - b1) * g[i];
-        v[i] = b2 * v[i] + (T(1) - b2) * g[i] * g[i];
-        const T update = (m[i] * c1) / (std::sqrt(v[i] * c2) + eps) + decay * p[i];
-        p[i] -= rate * update;
-      }
-    });
-    return;
-  }
-  const std::uint8_t* on = s.active;
-  std::int32_t* count = s.counts;
-  cpu_detail::parallel_blocks(ctx, s.size, [&](Index begin, Index size) {
-    for (Index i = begin; i < begin + size; ++i) {
-      const bool is_active = on == nullptr || on[i] != 0;
-      if (!is_active && s.frozen) continue;
-      const T grad = is_active ? g[i] : T(0);
-      // Frozen elements carry their own step count; otherwise all share t.
-      const std::size_t t = count ? static_cast<std::size_t>(++count[i])
-                                  : static_cast<std::size_t>(s.t);
-      m[i] = b1 * m[i] + (T(1) - b1) * grad;
-      v[i] = b2 * v[i] + (T(1) - b2) * grad * grad;
-      const T update = (m[i] * s.c1_table[t]) / (std::sqrt(v[i] * s.c2_table[t]) + eps) +
-                       decay * p[i];
-      p[i] -= rate * update;
-    }
-  });
-}
 
 /// AdamW over a flat arena on `Device` (moments, counts and the active mask live there too).
 template <class T, class Device = cpu>

@@ -25,7 +25,7 @@
 #include "est/subnet/flops.hpp"
 #include "est/subnet/schedule.hpp"
 #include "est/train/adamw.hpp"
-#include "est/train/clip.hpp"
+#include "est/backend/cpu/norm.hpp"
 #include "est/train/lr_schedule.hpp"
 
 namespace est {

@@ -1,12 +1,15 @@
 #pragma once
-// Global-norm gradient clipping with PyTorch's definition (torch.nn.utils.clip_grad_norm_):
-// the norm is the 2-norm of all gradient elements together; when it exceeds max_norm, every
-// gradient is multiplied by max_norm / (norm + 1e-6). Returns the norm before clipping.
+// Global gradient norm and clipping on the CPU, with PyTorch's definition
+// (torch.nn.utils.clip_grad_norm_): the norm is the 2-norm of all gradient elements together;
+// when it exceeds max_norm, every gradient is multiplied by max_norm / (norm + 1e-6). The CUDA
+// twins are in backend/cuda/norm.cuh, the plain ones in reference/norm.hpp.
 
 #include <cmath>
 #include <vector>
 
 #include "est/backend/cpu/parallel.hpp"
+#include "est/core/context.hpp"
+#include "est/core/error.hpp"
 #include "est/core/tensor.hpp"
 
 namespace est {
