@@ -22,6 +22,8 @@
 #include <est/subnet/sampling.hpp>
 #include <est/train/adamw.hpp>
 
+#include "support/layer_plan.hpp"
+
 namespace {
 
 constexpr est::LlamaConfig tinyllama_layer{.layers = 1, .heads = 32, .kv_heads = 4,
@@ -84,14 +86,16 @@ void BM_gqa_attention(benchmark::State& state) {
   const est::Subnetwork subnet = sampler.sample({1, Config.heads, Config.mlp_hidden},
                                                 {1, rate, 1}, 0);
   const auto heads = subnet.heads(0);
+  const auto plan = est_bench::layer0_plan(Config, {heads.begin(), heads.end()}, {});
+  const est::LlamaAttentionSlice half = est::llama_attention_slice(plan, 0);
   auto& la = s.acts.layers[0];
   const auto shape = s.shape();
   auto pass = [&] {
     est::llama_attention_forward<float>(s.ctx, s.rows(s.branch), s.rows(s.input), la, s.w(),
-                                        heads, shape, s.acts.projection, s.ws);
+                                        heads, half, shape, s.acts.projection, s.ws);
     est::llama_attention_backward<float>(s.ctx, s.rows(s.d_input), s.rows(s.d_branch),
-                                         s.rows(s.input), la, s.w(), s.g(), heads, shape, s.acts,
-                                         s.ws);
+                                         s.rows(s.input), la, s.w(), s.g(), heads, half, shape,
+                                         s.acts, s.ws);
     benchmark::ClobberMemory();
   };
   pass();  // warm-up
@@ -114,13 +118,15 @@ template <est::LlamaConfig Config>
 void BM_swiglu(benchmark::State& state) {
   const int m = std::max(1, int(state.range(0) * Config.mlp_hidden / 100));
   HalfBlock<Config> s(int(state.range(1)), state.range(2), state.range(3));
-  const auto neurons = est::draw_without_replacement(7, 0, 0, m, Config.mlp_hidden);
+  const auto plan = est_bench::layer0_plan(
+      Config, {}, est::draw_without_replacement(7, 0, 0, m, Config.mlp_hidden));
+  const est::HalfSlice half = est::llama_mlp_slice(plan, 0);
   auto& la = s.acts.layers[0];
   auto pass = [&] {
-    est::llama_mlp_forward<float>(s.ctx, s.rows(s.branch), s.rows(s.input), la, s.w(), neurons,
+    est::llama_mlp_forward<float>(s.ctx, s.rows(s.branch), s.rows(s.input), la, s.w(), half,
                                   Config.mlp_hidden, s.B, s.T, s.ws);
     est::llama_mlp_backward<float>(s.ctx, s.rows(s.d_input), s.rows(s.d_branch), s.rows(s.input),
-                                   la, s.w(), s.g(), neurons, Config.mlp_hidden, s.B, s.T, s.acts,
+                                   la, s.w(), s.g(), half, Config.mlp_hidden, s.B, s.T, s.acts,
                                    s.ws);
     benchmark::ClobberMemory();
   };

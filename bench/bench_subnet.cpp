@@ -20,6 +20,8 @@
 #include <est/subnet/sampling.hpp>
 #include <est/train/adamw.hpp>
 
+#include "support/layer_plan.hpp"
+
 namespace {
 
 constexpr est::Gpt2Config small_layer{.layers = 1, .heads = 12, .width = 768, .mlp_hidden = 3072,
@@ -74,13 +76,14 @@ template <est::Gpt2Config Config>
 void BM_attention(benchmark::State& state) {
   const int k = int(state.range(0));
   HalfBlock<Config> s(int(state.range(1)), state.range(2), state.range(3));
-  const auto heads = pick(k, Config.heads);
+  const auto plan = est_bench::layer0_plan(Config, pick(k, Config.heads), {});
+  const est::HalfSlice half = est::gpt2_attention_slice(plan, 0);
   auto& la = s.acts.layers[0];
   auto pass = [&] {
-    est::gpt2_attention_forward<float>(s.ctx, s.rows(s.branch), s.rows(s.input), la, s.w(), heads,
-                                       Config.heads, s.B, s.T, s.ws);
+    est::gpt2_attention_forward<float>(s.ctx, s.rows(s.branch), s.rows(s.input), la, s.w(), half,
+                                       k, Config.heads, s.B, s.T, s.ws);
     est::gpt2_attention_backward<float>(s.ctx, s.rows(s.d_input), s.rows(s.d_branch),
-                                        s.rows(s.input), la, s.w(), s.g(), heads, Config.heads,
+                                        s.rows(s.input), la, s.w(), s.g(), half, k, Config.heads,
                                         s.B, s.T, s.acts, s.ws);
     benchmark::ClobberMemory();
   };
@@ -97,14 +100,14 @@ template <est::Gpt2Config Config>
 void BM_mlp(benchmark::State& state) {
   const int m = std::max(1, int(state.range(0) * Config.mlp_hidden / 100));
   HalfBlock<Config> s(int(state.range(1)), state.range(2), state.range(3));
-  const auto neurons = pick(m, Config.mlp_hidden);
+  const auto plan = est_bench::layer0_plan(Config, {}, pick(m, Config.mlp_hidden));
+  const est::HalfSlice half = est::gpt2_mlp_slice(plan, 0);
   auto& la = s.acts.layers[0];
   auto pass = [&] {
-    est::gpt2_mlp_forward<float>(s.ctx, s.rows(s.branch), s.rows(s.input), la, s.w(), neurons,
-                                 Config.mlp_hidden, s.B, s.T, s.ws);
+    est::gpt2_mlp_forward<float>(s.ctx, s.rows(s.branch), s.rows(s.input), la, s.w(), half, s.B,
+                                 s.T, s.ws);
     est::gpt2_mlp_backward<float>(s.ctx, s.rows(s.d_input), s.rows(s.d_branch), s.rows(s.input),
-                                  la, s.w(), s.g(), neurons, Config.mlp_hidden, s.B, s.T, s.acts,
-                                  s.ws);
+                                  la, s.w(), s.g(), half, s.B, s.T, s.acts, s.ws);
     benchmark::ClobberMemory();
   };
   pass();  // warm-up

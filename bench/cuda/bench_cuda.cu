@@ -42,6 +42,8 @@
 #include <est/train/adamw.hpp>
 #include <est/backend/cpu/norm.hpp>
 
+#include "../support/layer_plan.hpp"
+
 namespace {
 
 using est::Index;
@@ -140,21 +142,25 @@ void sampled_halves(const est::Context<est::cuda>& ctx, Index B, Index T, int re
   HalfBlock<Config> s(ctx, B, T);
   auto& la = s.acts.layers[0];
   auto attention = [&](const std::vector<int>& heads) {
+    const auto plan = est_bench::layer0_plan(Config, heads, {});
+    const est::HalfSlice half = est::gpt2_attention_slice(plan, 0);
+    const Index h = std::ssize(heads);
     return median_ms(ctx, 2, reps, [&] {
-      est::gpt2_attention_forward<float>(ctx, s.rows(s.branch), s.rows(s.input), la, s.w(), heads,
-                                         Config.heads, s.B, s.T, s.ws);
+      est::gpt2_attention_forward<float>(ctx, s.rows(s.branch), s.rows(s.input), la, s.w(), half,
+                                         h, Config.heads, s.B, s.T, s.ws);
       est::gpt2_attention_backward<float>(ctx, s.rows(s.d_input), s.rows(s.d_branch),
-                                          s.rows(s.input), la, s.w(), s.g(), heads, Config.heads,
-                                          s.B, s.T, s.acts, s.ws);
+                                          s.rows(s.input), la, s.w(), s.g(), half, h,
+                                          Config.heads, s.B, s.T, s.acts, s.ws);
     });
   };
   auto mlp = [&](const std::vector<int>& neurons) {
+    const auto plan = est_bench::layer0_plan(Config, {}, neurons);
+    const est::HalfSlice half = est::gpt2_mlp_slice(plan, 0);
     return median_ms(ctx, 2, reps, [&] {
-      est::gpt2_mlp_forward<float>(ctx, s.rows(s.branch), s.rows(s.input), la, s.w(), neurons,
-                                   Config.mlp_hidden, s.B, s.T, s.ws);
+      est::gpt2_mlp_forward<float>(ctx, s.rows(s.branch), s.rows(s.input), la, s.w(), half, s.B,
+                                   s.T, s.ws);
       est::gpt2_mlp_backward<float>(ctx, s.rows(s.d_input), s.rows(s.d_branch), s.rows(s.input),
-                                    la, s.w(), s.g(), neurons, Config.mlp_hidden, s.B, s.T,
-                                    s.acts, s.ws);
+                                    la, s.w(), s.g(), half, s.B, s.T, s.acts, s.ws);
     });
   };
   const int H = Config.heads, M = Config.mlp_hidden;
@@ -242,21 +248,25 @@ void llama_sampled_halves(const est::Context<est::cuda>& ctx, Index B, Index T, 
   auto& la = s.acts.layers[0];
   const auto shape = s.shape();
   auto attention = [&](const std::vector<int>& heads) {
+    const auto plan = est_bench::layer0_plan(Config, heads, {});
+    const est::LlamaAttentionSlice half = est::llama_attention_slice(plan, 0);
     return median_ms(ctx, 2, reps, [&] {
       est::llama_attention_forward<float>(ctx, s.rows(s.branch), s.rows(s.input), la, s.w(),
-                                          heads, shape, s.acts.projection, s.ws);
+                                          heads, half, shape, s.acts.projection, s.ws);
       est::llama_attention_backward<float>(ctx, s.rows(s.d_input), s.rows(s.d_branch),
-                                           s.rows(s.input), la, s.w(), s.g(), heads, shape,
+                                           s.rows(s.input), la, s.w(), s.g(), heads, half, shape,
                                            s.acts, s.ws);
     });
   };
   auto mlp = [&](const std::vector<int>& neurons) {
+    const auto plan = est_bench::layer0_plan(Config, {}, neurons);
+    const est::HalfSlice half = est::llama_mlp_slice(plan, 0);
     return median_ms(ctx, 2, reps, [&] {
-      est::llama_mlp_forward<float>(ctx, s.rows(s.branch), s.rows(s.input), la, s.w(), neurons,
+      est::llama_mlp_forward<float>(ctx, s.rows(s.branch), s.rows(s.input), la, s.w(), half,
                                     Config.mlp_hidden, s.B, s.T, s.ws);
       est::llama_mlp_backward<float>(ctx, s.rows(s.d_input), s.rows(s.d_branch), s.rows(s.input),
-                                     la, s.w(), s.g(), neurons, Config.mlp_hidden, s.B, s.T,
-                                     s.acts, s.ws);
+                                     la, s.w(), s.g(), half, Config.mlp_hidden, s.B, s.T, s.acts,
+                                     s.ws);
     });
   };
   const int H = Config.heads, G = Config.kv_heads, M = Config.mlp_hidden;

@@ -96,6 +96,15 @@ void add_options(CLI::App& app, RunConfig& run, Invocation& inv, std::vector<dou
   add(app.add_option("--head-sampling", run.head_sampling, "heads (query heads one by one) or "
                  "kv-groups (whole key/value groups; Llama presets)")
       ->check(CLI::IsMember({"heads", "kv-groups"}))->capture_default_str());
+  add(app.add_option("--sampling", run.sampling, "uniform (the paper's) or importance (heads and "
+                 "neurons by their running gradient magnitude, outputs scaled by 1/pi)")
+      ->check(CLI::IsMember({"uniform", "importance"}))->capture_default_str());
+  add(app.add_option("--importance-share", run.importance_share, "importance sampling: the "
+                 "uniform share of every unit's weight, in (0, 1]")
+      ->check(CLI::Range(1e-9, 1.0))->capture_default_str());
+  add(app.add_option("--importance-decay", run.importance_decay, "importance sampling: decay of "
+                 "the running gradient magnitudes, in [0, 1)")
+      ->check(CLI::Range(0.0, 0.999999))->capture_default_str());
   add(app.add_option("--inactive", run.inactive, "optimizer treatment of parameters outside the "
                  "subnetwork: frozen or zero-grad")
       ->check(CLI::IsMember({"frozen", "zero-grad"}))->capture_default_str());

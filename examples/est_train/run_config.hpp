@@ -30,13 +30,16 @@ struct RunConfig {
   double val_fraction = 0.1;
   std::string tokenizer = "byte";  // "byte" or "gpt2"
   std::string gpt2_dir;            // encoder.json and vocab.bpe for the GPT-2 tokenizer
-  // Evolving subnetwork training (growth::ThreeStage, sampling::Uniform).
+  // Evolving subnetwork training (growth::ThreeStage; sampling::Uniform or sampling::Importance).
   std::array<double, 3> stage1{0.5, 0.5, 0.5};  // (pL, pH, pM)
   std::array<double, 2> stage2{0.5, 0.5};       // (pH, pM); every layer
   double stage1_end = 0.25;                     // fractions of the run
   double stage2_end = 0.5;
   int granularity = 8;                          // neuron counts rounded to a multiple
   std::string head_sampling = "heads";          // "heads" or "kv-groups" (Llama: whole groups)
+  std::string sampling = "uniform";             // "uniform" or "importance"
+  double importance_share = 0.5;                // importance: the uniform share α of the weights
+  double importance_decay = 0.9;                // importance: decay β of the running magnitudes
   std::string inactive = "frozen";              // "frozen" or "zero-grad"
   int threads = 0;                              // 0: all cores
 
@@ -48,7 +51,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RunConfig, preset, schedule, ste
                                                 weight_decay, seed, eval_interval, eval_batches,
                                                 data, val_data, val_fraction, tokenizer, gpt2_dir,
                                                 stage1, stage2, stage1_end, stage2_end,
-                                                granularity, head_sampling, inactive,
+                                                granularity, head_sampling, sampling,
+                                                importance_share, importance_decay, inactive,
                                                 threads)
 
 struct Invocation {

@@ -25,6 +25,7 @@
 #include "data.hpp"
 #include "progress.hpp"
 #include "run_config.hpp"
+#include "sampling.hpp"
 
 namespace est_train {
 
@@ -75,6 +76,17 @@ inline est::growth::ThreeStage growth_of(const RunConfig& run) {
        .end_of_stage1 = est::Boundary::fraction(run.stage1_end),
        .end_of_stage2 = est::Boundary::fraction(run.stage2_end)},
       run.steps);
+}
+
+/// The sampling policy of a run (heads drawn in groups of `head_group`).
+inline RunSampling sampling_of(const RunConfig& run, int head_group) {
+  if (run.sampling == "importance") {
+    return RunSampling(est::sampling::Importance(run.seed, run.importance_share,
+                                                 run.importance_decay, head_group));
+  }
+  est::require<est::value_error>(run.sampling == "uniform", "--sampling: expected uniform or "
+                                 "importance, got '", run.sampling, "'");
+  return RunSampling(est::sampling::Uniform(run.seed, run.granularity, head_group));
 }
 
 inline est::InactiveParameters inactive_of(const RunConfig& run) {
@@ -194,10 +206,9 @@ RunResult train_run(RunConfig run, const Invocation& inv, const std::string& lab
   const est::Context<est::cpu> ctx(run.threads > 0 ? run.threads
                                                    : est::Context<est::cpu>::default_threads());
   ModelOf<Config> model(ctx, run.seed);
-  est::SubnetworkSchedule subnetworks(
-      est::subnetwork_shape(Config),
-      est::sampling::Uniform(run.seed, run.granularity, head_group_of<Config>(run)),
-      growth_of(run));
+  est::SubnetworkSchedule subnetworks(est::subnetwork_shape(Config),
+                                      sampling_of(run, head_group_of<Config>(run)),
+                                      growth_of(run));
   est::Trainer trainer(model, ctx, std::move(subnetworks),
                        est::lr::WarmupCosine(run.lr, run.min_lr,
                                              run.warmup >= 0 ? run.warmup : run.steps / 15,

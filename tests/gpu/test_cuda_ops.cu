@@ -275,6 +275,16 @@ TEMPLATE_TEST_CASE("cuda gathers and scatter-adds match the CPU", "[cuda][gather
   est::scatter_add_rows<T>(host(), full_rows.view().matrix(), packed_r.view().matrix(), idx);
   est::scatter_add_rows<T>(g, full_rows_d.view().matrix(), packed_r_d.view().matrix(), idx);
   CHECK(relative_error(download(g, full_rows_d), full_rows) == 0);
+  // Per-unit output scales on packed rows and columns.
+  std::vector<double> row_scales, column_scales;
+  for (Index i = 0; i < k; ++i) row_scales.push_back(0.5 + 0.25 * double(i));
+  for (Index i = 0; i < k; ++i) column_scales.push_back(2.0 - 0.125 * double(i));
+  est::scale_rows<T>(host(), packed_r.view().matrix(), row_scales);
+  est::scale_rows<T>(g, packed_r_d.view().matrix(), row_scales);
+  CHECK(relative_error(download(g, packed_r_d), packed_r) == 0);
+  est::scale_columns<T>(host(), packed_c.view().matrix(), column_scales);
+  est::scale_columns<T>(g, packed_c_d.view().matrix(), column_scales);
+  CHECK(relative_error(download(g, packed_c_d), packed_c) == 0);
   const std::vector<Index> unsorted{3, 1};
   CHECK_THROWS_AS(est::gather_columns<T>(g, gc_d.view().matrix().cols_block(0, 2),
                                          full_d.view().matrix(), unsorted),

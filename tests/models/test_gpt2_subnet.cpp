@@ -62,8 +62,12 @@ double masked_reference(const est::Gpt2<cfg, est::cpu, Scalar>& model, const Sub
     if (!subnet.is_active(l)) continue;  // bypassed: x passes through
     const auto& w = p.layers[static_cast<std::size_t>(l)];
     std::vector<double> head_factor(H, 0.0), neuron_factor(M, 0.0);
-    for (int h : subnet.heads(l)) head_factor[h] = double(H) / double(subnet.heads(l).size());
-    for (int j : subnet.neurons(l)) neuron_factor[j] = double(M) / double(subnet.neurons(l).size());
+    for (std::size_t k = 0; k < subnet.heads(l).size(); ++k) {
+      head_factor[std::size_t(subnet.heads(l)[k])] = subnet.head_scale(l, k);
+    }
+    for (std::size_t k = 0; k < subnet.neurons(l).size(); ++k) {
+      neuron_factor[std::size_t(subnet.neurons(l)[k])] = subnet.neuron_scale(l, k);
+    }
     ref::layernorm_forward<double>(ln.view().matrix(n), mean, rstd, x.view().matrix(n),
                                    w.ln_1_weight, w.ln_1_bias);
     ref::linear_forward<double>(qkv.view().matrix(n), ln.view().matrix(n), w.attn_weight.matrix(),

@@ -77,8 +77,12 @@ double masked_reference(const est::Llama<Cfg, est::cpu, Scalar>& model, const Su
     if (!subnet.is_active(l)) continue;
     const auto& w = p.layers[static_cast<std::size_t>(l)];
     std::vector<double> head_factor(H, 0.0), neuron_factor(M, 0.0);
-    for (int h : subnet.heads(l)) head_factor[h] = double(H) / double(subnet.heads(l).size());
-    for (int j : subnet.neurons(l)) neuron_factor[j] = double(M) / double(subnet.neurons(l).size());
+    for (std::size_t k = 0; k < subnet.heads(l).size(); ++k) {
+      head_factor[std::size_t(subnet.heads(l)[k])] = subnet.head_scale(l, k);
+    }
+    for (std::size_t k = 0; k < subnet.neurons(l).size(); ++k) {
+      neuron_factor[std::size_t(subnet.neurons(l)[k])] = subnet.neuron_scale(l, k);
+    }
     ref::rmsnorm_forward<double>(rows(norm), rstd, rows(x), w.input_norm, Cfg.norm_eps);
     ref::gemm<double>(rows(packed), rows(norm), Transpose::no, w.qkv(), Transpose::yes);
     ref::rope_forward<double>(packed, 0, H, d, rope.cos, rope.sin);

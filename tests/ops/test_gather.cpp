@@ -91,3 +91,31 @@ TEST_CASE("gather and scatter reject bad index lists before writing", "[gather][
                                               std::vector<Index>{0, 1, 2}),
                    est::shape_error, "packed is 2x3, expected 3x3");
 }
+
+TEMPLATE_TEST_CASE("scale_rows and scale_columns multiply each packed row or column by its scale",
+                   "[gather]", float, double) {
+  const Context<est::cpu> ctx(GENERATE(1, 2));
+  const auto before = random_tensor<TestType>({37, 5}, 7);
+  const std::vector<double> row_scales{0.5, 1.0, 2.0, 3.0, 0.25};
+  std::vector<double> column_scales;
+  for (int c = 0; c < 5; ++c) column_scales.push_back(1.0 + c);
+  auto wide = random_tensor<TestType>({5, 37}, 8);  // rows scaled
+  const auto wide_before = wide;
+  est::scale_rows<TestType>(ctx, wide.view().matrix(), row_scales);
+  for (Index r = 0; r < 5; ++r) {
+    for (Index c = 0; c < 37; ++c) {
+      CHECK(wide[r * 37 + c] == wide_before[r * 37 + c] * TestType(row_scales[std::size_t(r)]));
+    }
+  }
+  auto tall = before;  // columns scaled
+  est::scale_columns<TestType>(ctx, tall.view().matrix(), column_scales);
+  for (Index r = 0; r < 37; ++r) {
+    for (Index c = 0; c < 5; ++c) {
+      CHECK(tall[r * 5 + c] == before[r * 5 + c] * TestType(column_scales[std::size_t(c)]));
+    }
+  }
+  EST_CHECK_THROWS(est::scale_rows<TestType>(ctx, tall.view().matrix(), row_scales),
+                   est::shape_error, "5 scales for 37 rows");
+  EST_CHECK_THROWS(est::scale_columns<TestType>(ctx, wide.view().matrix(), column_scales),
+                   est::shape_error, "5 scales for 37 columns");
+}

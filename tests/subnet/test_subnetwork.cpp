@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <cstdint>
 #include <set>
 #include <span>
@@ -290,4 +291,63 @@ TEST_CASE("operator== compares shape, active layers and index sets", "[subnet]")
   CHECK_FALSE(Subnetwork(SubnetworkShape{2, 3, 3}) == Subnetwork(SubnetworkShape{2, 3, 4}));
   CHECK(Subnetwork() == Subnetwork());
   CHECK_FALSE(Subnetwork() == Subnetwork(shape));
+}
+
+TEST_CASE("per-unit scales travel with their indices and default to H/h and M/m", "[subnet]") {
+  const SubnetworkShape shape{2, 4, 6};
+  Subnetwork s(shape);
+  s.activate_layer(0, {3, 0}, {5, 1, 2}, {1.5, 4.0}, {0.5, 2.0, 3.0});
+  s.activate_layer(1, {1}, {0, 4});
+  CHECK(std::vector<int>(s.heads(0).begin(), s.heads(0).end()) == std::vector<int>{0, 3});
+  CHECK(std::vector<double>(s.head_scales(0).begin(), s.head_scales(0).end()) ==
+        std::vector<double>{4.0, 1.5});
+  CHECK(std::vector<double>(s.neuron_scales(0).begin(), s.neuron_scales(0).end()) ==
+        std::vector<double>{2.0, 3.0, 0.5});
+  CHECK(s.head_scale(0, 1) == 1.5);
+  CHECK(s.neuron_scale(0, 2) == 0.5);
+  CHECK(s.head_scales(1).empty());
+  CHECK(s.head_scale(1, 0) == 4.0);           // H/h = 4/1
+  CHECK(s.neuron_scale(1, 1) == 3.0);         // M/m = 6/2
+  CHECK(s.has_unit_scales());
+  CHECK_NOTHROW(s.validate("test"));
+  CHECK_THAT(s.to_string(), Catch::Matchers::Contains("scaled per unit"));
+
+  // Scales are part of the value: another scale is another subnetwork.
+  Subnetwork t(shape);
+  t.activate_layer(0, {0, 3}, {1, 2, 5}, {4.0, 1.5}, {2.0, 3.0, 0.5});
+  t.activate_layer(1, {1}, {4, 0});
+  CHECK(t == s);
+  CHECK(t.digest() == s.digest());
+  Subnetwork u(shape);
+  u.activate_layer(0, {0, 3}, {1, 2, 5}, {4.0, 1.25}, {2.0, 3.0, 0.5});
+  u.activate_layer(1, {1}, {4, 0});
+  CHECK_FALSE(u == s);
+  CHECK(u.digest() != s.digest());
+
+  // A complete subnetwork is the full model only when every scale is 1.
+  auto complete = [&](double scale) {
+    Subnetwork c(shape);
+    for (int l = 0; l < 2; ++l) {
+      c.activate_layer(l, {0, 1, 2, 3}, {0, 1, 2, 3, 4, 5}, std::vector<double>(4, scale),
+                       std::vector<double>(6, scale));
+    }
+    return c;
+  };
+  CHECK(complete(1.0).is_full());
+  CHECK_FALSE(complete(2.0).is_full());
+}
+
+TEST_CASE("per-unit scales must match their sets and be finite and positive",
+          "[subnet][errors]") {
+  const SubnetworkShape shape{1, 4, 6};
+  Subnetwork s(shape);
+  EST_CHECK_THROWS(s.activate_layer(0, {0, 1}, {0}, {1.0}, {}), est::value_error,
+                   "layer 0 has 2 heads but 1 head scales");
+  Subnetwork zero(shape);
+  zero.activate_layer(0, {0, 1}, {0}, {1.0, 0.0}, {});
+  EST_CHECK_THROWS(zero.validate("policy"), est::value_error,
+                   "policy: layer 0 head scale 1 is 0 (scales must be finite and > 0)");
+  Subnetwork infinite(shape);
+  infinite.activate_layer(0, {0}, {0, 1}, {}, {1.0, INFINITY});
+  EST_CHECK_THROWS(infinite.validate("policy"), est::value_error, "neuron scale 1 is inf");
 }

@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <limits>
@@ -13,6 +14,7 @@
 
 #include <est/data/batches.hpp>
 #include <est/models/gpt2/model.hpp>
+#include <est/subnet/sampling.hpp>
 #include <est/subnet/schedule.hpp>
 #include <est/train/checkpoint.hpp>
 #include <est/train/trainer.hpp>
@@ -43,18 +45,20 @@ est::TokenBuffer corpus() {
 }
 
 /// Everything a run needs, built from scratch (as a new process would).
-struct Run {
+template <class Sampling = est::sampling::Uniform>
+struct RunOf {
   est::Context<est::cpu> ctx{2};
   est::TokenBuffer tokens = corpus();
   est::BatchSampler<est::TokenBuffer> train{tokens, {0, tokens.size() * 9 / 10}, 4, 16, 11, "train"};
   est::BatchSampler<est::TokenBuffer> val{tokens, {tokens.size() * 9 / 10, tokens.size() / 10},
                                           4, 16, 11, "val"};
   Model model{ctx, 5};
-  TrainerType trainer;
+  est::Trainer<Model, Sampling, est::growth::ThreeStage, est::lr::WarmupCosine, est::TokenBuffer>
+      trainer;
 
-  explicit Run(std::int64_t total_steps)
+  explicit RunOf(std::int64_t total_steps)
       : trainer(model, ctx,
-                Schedule(est::subnetwork_shape(cfg), est::sampling::Uniform(3),
+                est::SubnetworkSchedule(est::subnetwork_shape(cfg), Sampling(3),
                          est::growth::ThreeStage({.stage1 = {0.67, 0.5, 0.5},
                                                   .end_of_stage1 = est::Boundary::step(total_steps / 3),
                                                   .end_of_stage2 = est::Boundary::step(2 * total_steps / 3)},
@@ -62,6 +66,7 @@ struct Run {
                 est::lr::WarmupCosine(3e-3, 3e-4, 2, total_steps), train, val,
                 {.micro_batches = 2, .grad_clip = 1.0}) {}
 };
+using Run = RunOf<>;
 
 bool same_bits(est::TensorView<const float> a, est::TensorView<const float> b) {
   return a.numel() == b.numel() &&
@@ -289,4 +294,62 @@ TEST_CASE("the trainer stops after too many non-finite steps in a row", "[traine
   for (int i = 0; i < 9; ++i) CHECK(run.trainer.step().skipped);
   // Once only (EST_CHECK_THROWS would step twice).
   CHECK_THROWS_WITH(run.trainer.step(), Catch::Matchers::Contains("10 steps in a row had a non-finite"));
+}
+
+TEST_CASE("importance sampling learns from each step's gradients and resumes bit for bit",
+          "[trainer][checkpoint][importance]") {
+  const std::int64_t total = 12;
+  using ImportanceRun = RunOf<est::sampling::Importance>;
+  ImportanceRun straight(total);
+  CHECK(straight.trainer.subnetworks().sampling().state().at("heads").empty());
+  const est::Subnetwork first = straight.trainer.subnetworks().at(0);
+  straight.trainer.step();
+  // After one step the statistic holds the gradient norms of exactly the units that trained.
+  const auto norms = est::unit_gradient_norms<float>(est::slice_plan(cfg, first), first.shape(),
+                                                     straight.model.gradient_arena());
+  const auto state = straight.trainer.subnetworks().sampling().state();
+  for (int l = 0; l < cfg.layers; ++l) {
+    for (int h = 0; h < cfg.heads; ++h) {
+      const bool trained = first.is_active(l) &&
+                           std::ranges::find(first.heads(l), h) != first.heads(l).end();
+      const double stat = state.at("heads")[std::size_t(l * cfg.heads + h)];
+      if (trained) {
+        CHECK(stat == norms.heads[std::size_t(l * cfg.heads + h)]);
+        CHECK(stat > 0);
+      } else {
+        CHECK(stat == -1.0);
+      }
+    }
+  }
+  std::vector<double> losses{0.0};
+  for (std::int64_t i = 1; i < total; ++i) losses.push_back(straight.trainer.step().loss);
+
+  const est::testing::TempDir temp("resume-importance");
+  {
+    ImportanceRun part(total);
+    for (int i = 0; i < 5; ++i) part.trainer.step();
+    est::save_checkpoint(temp.path(), part.trainer, {});
+  }
+  ImportanceRun second(total);
+  est::load_checkpoint(*est::latest_checkpoint(temp.path()), second.trainer);
+  CHECK(second.trainer.subnetworks().sampling().state().at("neurons").size() ==
+        std::size_t(cfg.layers * cfg.mlp_hidden));
+  for (std::int64_t i = 5; i < total; ++i) {
+    const auto r = second.trainer.step();
+    CHECK(std::memcmp(&r.loss, &losses[std::size_t(i)], sizeof(double)) == 0);
+  }
+  CHECK(same_bits(second.model.parameter_arena(), straight.model.parameter_arena()));
+  CHECK(second.trainer.subnetworks().sampling().state() ==
+        straight.trainer.subnetworks().sampling().state());
+
+  // A uniform run's checkpoint holds no sampling state: refused by an importance run.
+  const est::testing::TempDir other("resume-uniform");
+  {
+    Run uniform(total);
+    uniform.trainer.step();
+    est::save_checkpoint(other.path(), uniform.trainer, {});
+  }
+  ImportanceRun third(total);
+  EST_CHECK_THROWS(est::load_checkpoint(*est::latest_checkpoint(other.path()), third.trainer),
+                   est::io_error, "holds no state of sampling::Importance");
 }

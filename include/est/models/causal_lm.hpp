@@ -12,8 +12,9 @@
 // rejected call leaves the model as it was. Tokens and targets live on the host; on a GPU they
 // are uploaded here. A model `Derived` (Gpt2, Llama) derives from CausalLm<Derived, Device,
 // Scalar>, makes it a friend and provides
-//   static constexpr config (vocab, context), acts_ (allocate(config, B, T), batch, seq, logits,
-//   losses), void trunk(const Subnetwork&) — embeddings to logits for the uploaded tokens — and
+//   static constexpr config (vocab, context), a `family` type (models/family.hpp), acts_
+//   (allocate(config, B, T), batch, seq, logits, losses), void trunk(const Subnetwork&) —
+//   embeddings to logits for the uploaded tokens, slicing as pass_plan() says — and
 //   void backward_pass(const Subnetwork&).
 // Shapes: B batch, T sequence (<= context), V vocabulary.
 
@@ -27,6 +28,7 @@
 #include "est/core/checks.hpp"
 #include "est/core/context.hpp"
 #include "est/core/tensor.hpp"
+#include "est/subnet/slice_plan.hpp"
 #include "est/subnet/subnetwork.hpp"
 
 namespace est {
@@ -103,6 +105,10 @@ class CausalLm {
       : ctx_(&ctx), name_(name), full_(Subnetwork::full(shape)) {}
 
   [[nodiscard]] const Context<Device>& context() const noexcept { return *ctx_; }
+  /// The slice plan of the current pass (the full model's when it is not sliced).
+  [[nodiscard]] const SlicePlan& pass_plan() const noexcept {
+    return sliced_ ? plan_ : full_plan_;
+  }
   /// (B, T) token ids of the current pass, on the model's device.
   [[nodiscard]] ConstView<std::int32_t, Device> device_tokens() const { return tokens_.view(); }
 
@@ -150,7 +156,15 @@ class CausalLm {
     if (tokens_.shape() != tokens.shape()) tokens_ = Tensor<std::int32_t, Device>(tokens.shape());
     copy(*ctx_, tokens_.view(), tokens);
     sliced_ = subnet != nullptr && !subnet->is_full();
-    if (sliced_) subnet_ = *subnet;
+    if (sliced_ && !(plan_ready_ && subnet_ == *subnet)) {
+      // Built once per subnetwork: the micro-batches of a step reuse it.
+      plan_ = Derived::family::slice_plan(config, *subnet);
+      subnet_ = *subnet;
+      plan_ready_ = true;
+    }
+    if (!sliced_ && full_plan_.tensors().empty()) {
+      full_plan_ = Derived::family::slice_plan(config, full_);
+    }
     self().trunk(pass_subnetwork());
     if (ctx_->check_numerics) {
       const auto& logits = self().acts_.logits;
@@ -209,7 +223,10 @@ class CausalLm {
   Tensor<std::int32_t, Device> targets_;  // (B, T) device copy of the last targets (GPU only)
   State state_ = State::none;
   Subnetwork full_;
-  Subnetwork subnet_;    // the subnetwork of the last pass, when it was not the full model
+  Subnetwork subnet_;    // the subnetwork of the last sliced pass
+  SlicePlan plan_;       // its slice plan
+  SlicePlan full_plan_;  // the full model's (built at the first full pass)
+  bool plan_ready_ = false;  // whether plan_ is subnet_'s
   bool sliced_ = false;  // whether the last pass ran subnet_ (else full_)
 };
 

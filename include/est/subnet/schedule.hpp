@@ -70,6 +70,9 @@ class SubnetworkSchedule {
 
   [[nodiscard]] const SubnetworkShape& shape() const noexcept { return shape_; }
   [[nodiscard]] const Sampling& sampling() const noexcept { return sampling_; }
+  /// The sampling policy itself, for one that learns from training (the trainer's observe
+  /// hook and checkpoints).
+  [[nodiscard]] Sampling& sampling() noexcept { return sampling_; }
   [[nodiscard]] const Growth& growth() const noexcept { return growth_; }
 
  private:

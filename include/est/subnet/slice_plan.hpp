@@ -10,10 +10,13 @@
 // in one of four ways: all of it, none of it, only some of its columns, or only some of its rows.
 // The column or row indices are an index list of the plan; tensors sliced by the same units
 // share one list (a head's columns of the QKV weight and its entries of the QKV bias, say).
-// Each list is strictly increasing and lies in [0, extent).
+// Each list is strictly increasing and lies in [0, extent). A list may carry a scale per index:
+// the factor of its unit's output (a head's per-unit scale on each of its d rows of W_O), which
+// the second projection of a sliced block multiplies by instead of the tensor's one `scale`.
 //
 // Shapes: P parameters in the arena; a tensor (rows, cols); a list of k indices in [0, extent).
 
+#include <cmath>
 #include <cstdint>
 #include <span>
 #include <string_view>
@@ -31,6 +34,20 @@ enum class SliceKind : std::uint8_t {
   none,     // no element trains (a skipped layer's tensors, a group no active head reads)
   columns,  // the elements of the listed columns
   rows,     // the elements of the listed rows
+};
+
+/// The kind of unit an index list selects.
+enum class UnitKind : std::uint8_t { none, head, neuron };
+
+/// Which units an index list's indices belong to: index i is unit (i mod period) / size of
+/// `layer`'s heads or neurons (period 0: i / size), so per-unit statistics can be read off the
+/// gradients (subnet/unit_gradients.hpp). A list of key/value group rows has kind none.
+struct ListUnits {
+  UnitKind kind = UnitKind::none;
+  int layer = -1;
+  Index size = 1;    // indices per unit (a head's d columns, one neuron)
+  Index period = 0;  // the units repeat every `period` indices (GPT-2's [Q | K | V] columns)
+  friend bool operator==(const ListUnits&, const ListUnits&) = default;
 };
 
 /// One arena tensor's part in a step.
@@ -54,9 +71,11 @@ class SlicePlan {
  public:
   SlicePlan() = default;
 
-  /// Adds an index list over [0, extent) and returns its id (checked by validate()).
-  int add_list(std::vector<Index> indices, Index extent) {
-    lists_.push_back({std::move(indices), extent});
+  /// Adds an index list over [0, extent), with a scale per index or none and the units its
+  /// indices belong to, and returns its id (checked by validate()).
+  int add_list(std::vector<Index> indices, Index extent, std::vector<double> scales = {},
+               ListUnits units = {}) {
+    lists_.push_back({std::move(indices), extent, std::move(scales), units});
     return static_cast<int>(lists_.size()) - 1;
   }
 
@@ -73,6 +92,10 @@ class SlicePlan {
   [[nodiscard]] Index parameter_count() const noexcept { return size_; }
   [[nodiscard]] std::span<const Index> list(int id) const { return entry(id).indices; }
   [[nodiscard]] Index extent(int id) const { return entry(id).extent; }
+  /// The per-index scales of list `id` (empty: the tensors' uniform `scale` applies).
+  [[nodiscard]] std::span<const double> scales(int id) const { return entry(id).scales; }
+  /// The units the indices of list `id` belong to.
+  [[nodiscard]] const ListUnits& units(int id) const { return entry(id).units; }
   [[nodiscard]] int list_count() const noexcept { return static_cast<int>(lists_.size()); }
 
   /// The listed columns or rows of `slice` (empty for all / none).
@@ -114,7 +137,16 @@ class SlicePlan {
     require<value_error>(size_ == parameter_count, where, ": the slice plan covers ", size_,
                          " parameters, expected ", parameter_count);
     for (std::size_t l = 0; l < lists_.size(); ++l) {
-      const auto& [indices, extent] = lists_[l];
+      const auto& [indices, extent, scales, units] = lists_[l];
+      require<value_error>(units.size >= 1 && units.period >= 0, where, ": slice list ", l,
+                           " has units of size ", units.size, " and period ", units.period);
+      require<value_error>(scales.empty() || scales.size() == indices.size(), where,
+                           ": slice list ", l, " has ", indices.size(), " indices but ",
+                           scales.size(), " scales");
+      for (const double x : scales) {
+        require<value_error>(std::isfinite(x) && x > 0, where, ": slice list ", l,
+                             " has the scale ", x, " (scales must be finite and > 0)");
+      }
       for (std::size_t i = 0; i < indices.size(); ++i) {
         require<value_error>(indices[i] >= 0 && indices[i] < extent, where, ": slice list ", l,
                              " holds index ", indices[i], " outside [0, ", extent, ")");
@@ -141,6 +173,8 @@ class SlicePlan {
   struct IndexList {
     std::vector<Index> indices;  // (k) strictly increasing
     Index extent = 0;
+    std::vector<double> scales;  // (k) or empty
+    ListUnits units;
     friend bool operator==(const IndexList&, const IndexList&) = default;
   };
 

@@ -1,14 +1,20 @@
 #pragma once
 // The subnetwork that trains at one optimizer step: which layers run, and in each running layer
-// which attention heads and which MLP neurons. A skipped layer is the identity on the residual
-// stream; an active layer's attention sums its active heads scaled by H/|heads|, and its MLP
-// sums its active neurons scaled by M/|neurons| (see est/models/gpt2/block.hpp).
+// which attention heads and which MLP neurons, each with the factor its output is scaled by. A
+// skipped layer is the identity on the residual stream; an active layer's attention sums its
+// active heads, head i scaled by s_i, and its MLP its active neurons, neuron j scaled by s_j
+// (see models/gpt2/block.hpp). By default s = H/|heads| for every head and M/|neurons| for every
+// neuron, which keeps the sum an unbiased estimate of the full layer's when every head (neuron)
+// is equally likely to be drawn; a sampling policy that draws units with unequal probabilities
+// sets per-unit scales (1/π_i, Horvitz–Thompson) to keep it unbiased.
 //
 // A Subnetwork is a plain value: build it with activate_layer() (or full()), then validate() it.
-// Index lists are kept sorted, so two subnetworks with the same sets compare equal and have the
-// same digest whatever order the indices were given in.
+// Index lists are kept sorted (with their scales), so two subnetworks with the same sets compare
+// equal and have the same digest whatever order the indices were given in.
 
 #include <algorithm>
+#include <bit>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -41,7 +47,9 @@ class Subnetwork {
       : shape_(shape),
         active_(static_cast<std::size_t>(std::max(shape.layers, 0)), false),
         heads_(active_.size()),
-        neurons_(active_.size()) {
+        neurons_(active_.size()),
+        head_scales_(active_.size()),
+        neuron_scales_(active_.size()) {
     require<value_error>(shape.layers >= 1 && shape.heads >= 1 && shape.neurons >= 1,
                          "Subnetwork: shape needs layers, heads and neurons >= 1, got (",
                          shape.layers, ", ", shape.heads, ", ", shape.neurons, ")");
@@ -58,19 +66,30 @@ class Subnetwork {
     return s;
   }
 
-  /// Makes `layer` active with the given heads and neurons (any order). The layer index is
-  /// checked here; the index sets are checked by validate().
+  /// Makes `layer` active with the given heads and neurons (any order), scaled by the defaults
+  /// H/|heads| and M/|neurons|. The layer index is checked here; the index sets are checked by
+  /// validate().
   void activate_layer(int layer, std::vector<int> heads, std::vector<int> neurons) {
+    activate_layer(layer, std::move(heads), std::move(neurons), {}, {});
+  }
+
+  /// The same with per-unit scales: `head_scales[k]` scales `heads[k]`, `neuron_scales[k]`
+  /// scales `neurons[k]` (sorted together with the indices). An empty scale list keeps the
+  /// default for that set.
+  void activate_layer(int layer, std::vector<int> heads, std::vector<int> neurons,
+                      std::vector<double> head_scales, std::vector<double> neuron_scales) {
     require<value_error>(layer >= 0 && layer < shape_.layers, "Subnetwork::activate_layer: layer ",
                          layer, " is outside [0, ", shape_.layers, ")");
     const auto l = static_cast<std::size_t>(layer);
     require<value_error>(!active_[l], "Subnetwork::activate_layer: layer ", layer,
                          " is already active");
-    std::sort(heads.begin(), heads.end());
-    std::sort(neurons.begin(), neurons.end());
+    sort_with_scales(heads, head_scales, layer, "head");
+    sort_with_scales(neurons, neuron_scales, layer, "neuron");
     active_[l] = true;
     heads_[l] = std::move(heads);
     neurons_[l] = std::move(neurons);
+    head_scales_[l] = std::move(head_scales);
+    neuron_scales_[l] = std::move(neuron_scales);
   }
 
   /// Throws value_error naming `source` (the policy that built it) and the offending value when
@@ -84,6 +103,8 @@ class Subnetwork {
       any = true;
       check_set(source, l, "head", heads(l), shape_.heads);
       check_set(source, l, "neuron", neurons(l), shape_.neurons);
+      check_scales(source, l, "head", head_scales_[std::size_t(l)]);
+      check_scales(source, l, "neuron", neuron_scales_[std::size_t(l)]);
     }
     require<value_error>(any, source, ": the subnetwork has no active layer");
   }
@@ -93,6 +114,33 @@ class Subnetwork {
   /// Active heads / neurons of `layer`, sorted ascending (empty for a skipped layer).
   [[nodiscard]] std::span<const int> heads(int layer) const { return heads_[index(layer)]; }
   [[nodiscard]] std::span<const int> neurons(int layer) const { return neurons_[index(layer)]; }
+  /// The per-unit scales of `layer`'s heads / neurons, aligned with heads(layer) /
+  /// neurons(layer); empty when the layer uses the defaults H/|heads|, M/|neurons|.
+  [[nodiscard]] std::span<const double> head_scales(int layer) const {
+    return head_scales_[index(layer)];
+  }
+  [[nodiscard]] std::span<const double> neuron_scales(int layer) const {
+    return neuron_scales_[index(layer)];
+  }
+  /// The scale of the k-th active head / neuron of `layer` (its own, or the default).
+  [[nodiscard]] double head_scale(int layer, std::size_t k) const {
+    const auto own = head_scales(layer);
+    return own.empty() ? double(shape_.heads) / double(heads(layer).size()) : own[k];
+  }
+  [[nodiscard]] double neuron_scale(int layer, std::size_t k) const {
+    const auto own = neuron_scales(layer);
+    return own.empty() ? double(shape_.neurons) / double(neurons(layer).size()) : own[k];
+  }
+  /// True when some active layer has per-unit scales.
+  [[nodiscard]] bool has_unit_scales() const {
+    for (int l = 0; l < shape_.layers; ++l) {
+      if (!head_scales_[std::size_t(l)].empty() || !neuron_scales_[std::size_t(l)].empty()) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   /// Active layer indices, ascending.
   [[nodiscard]] std::vector<int> active_layers() const {
     std::vector<int> out;
@@ -104,11 +152,12 @@ class Subnetwork {
   [[nodiscard]] int active_layer_count() const {
     return static_cast<int>(std::count(active_.begin(), active_.end(), true));
   }
-  /// True when every layer, head and neuron is active.
+  /// True when every layer, head and neuron is active, each scaled by 1: the full model.
   [[nodiscard]] bool is_full() const {
     for (int l = 0; l < shape_.layers; ++l) {
       if (!is_active(l) || std::ssize(heads(l)) != shape_.heads ||
-          std::ssize(neurons(l)) != shape_.neurons) {
+          std::ssize(neurons(l)) != shape_.neurons || !all_ones(head_scales(l)) ||
+          !all_ones(neuron_scales(l))) {
         return false;
       }
     }
@@ -136,6 +185,10 @@ class Subnetwork {
       for (int i : heads(l)) mix(static_cast<std::uint64_t>(i));
       mix(neurons(l).size());
       for (int i : neurons(l)) mix(static_cast<std::uint64_t>(i));
+      for (const auto* scales : {&head_scales_[std::size_t(l)], &neuron_scales_[std::size_t(l)]}) {
+        mix(scales->size());
+        for (const double x : *scales) mix(std::bit_cast<std::uint64_t>(x));
+      }
     }
     return h;
   }
@@ -149,8 +202,9 @@ class Subnetwork {
       if (!is_active(l)) continue;
       out << " [" << l << ": heads {";
       for (std::size_t i = 0; i < heads(l).size(); ++i) out << (i ? "," : "") << heads(l)[i];
-      out << "}/" << shape_.heads << " neurons " << neurons(l).size() << "/" << shape_.neurons
-          << "]";
+      out << "}/" << shape_.heads << " neurons " << neurons(l).size() << "/" << shape_.neurons;
+      if (!head_scales(l).empty() || !neuron_scales(l).empty()) out << " scaled per unit";
+      out << "]";
     }
     return out.str();
   }
@@ -179,10 +233,49 @@ class Subnetwork {
     }
   }
 
+  static bool all_ones(std::span<const double> scales) {
+    return std::all_of(scales.begin(), scales.end(), [](double x) { return x == 1.0; });
+  }
+
+  /// Sorts `indices` ascending and `scales` (when not empty) along with them.
+  static void sort_with_scales(std::vector<int>& indices, std::vector<double>& scales, int layer,
+                               const char* what) {
+    if (scales.empty()) {
+      std::sort(indices.begin(), indices.end());
+      return;
+    }
+    require<value_error>(scales.size() == indices.size(), "Subnetwork::activate_layer: layer ",
+                         layer, " has ", indices.size(), " ", what, "s but ", scales.size(),
+                         " ", what, " scales");
+    std::vector<std::size_t> order(indices.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(),
+              [&](std::size_t a, std::size_t b) { return indices[a] < indices[b]; });
+    std::vector<int> sorted_indices;
+    std::vector<double> sorted_scales;
+    for (const std::size_t i : order) {
+      sorted_indices.push_back(indices[i]);
+      sorted_scales.push_back(scales[i]);
+    }
+    indices = std::move(sorted_indices);
+    scales = std::move(sorted_scales);
+  }
+
+  static void check_scales(std::string_view source, int layer, const char* what,
+                           std::span<const double> scales) {
+    for (std::size_t i = 0; i < scales.size(); ++i) {
+      require<value_error>(std::isfinite(scales[i]) && scales[i] > 0, source, ": layer ", layer,
+                           " ", what, " scale ", i, " is ", scales[i],
+                           " (scales must be finite and > 0)");
+    }
+  }
+
   SubnetworkShape shape_;
   std::vector<bool> active_;               // (L)
   std::vector<std::vector<int>> heads_;    // (L) sorted head indices per layer
   std::vector<std::vector<int>> neurons_;  // (L) sorted neuron indices per layer
+  std::vector<std::vector<double>> head_scales_;    // (L) per active head, or empty (default)
+  std::vector<std::vector<double>> neuron_scales_;  // (L) per active neuron, or empty
 };
 
 }  // namespace est

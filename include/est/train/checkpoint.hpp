@@ -9,7 +9,9 @@
 //   optimizer.safetensors  AdamW's moments "m" and "v" (F32/F64, laid out like the parameter
 //                          arena) and, in frozen mode, its per-element step counts
 //   state.json             the step, the optimizer's step count, the counters, the FLOPs meter,
-//                          the model configuration and the caller's full run configuration
+//                          the state of a sampling policy that learns from training
+//                          (ObservingSamplingPolicy), the model configuration and the caller's
+//                          full run configuration
 //
 // Writing is atomic: the files go to a hidden temporary directory `.step-00000100.tmp-<pid>`,
 // each fsynced, then the directory is renamed into place and its parent fsynced. A crash leaves
@@ -49,6 +51,7 @@
 #include "est/models/family.hpp"
 #include "est/io/safetensors.hpp"
 #include "est/subnet/flops.hpp"
+#include "est/subnet/sampling/policy.hpp"
 
 namespace est {
 
@@ -213,7 +216,7 @@ std::filesystem::path save_checkpoint(const std::filesystem::path& dir, Trainer&
     write_safetensors(tmp / "optimizer.safetensors", entries,
                       {{"steps_taken", std::to_string(opt.steps_taken())}});
     const auto& meter = trainer.flops();
-    const nlohmann::json state = {
+    nlohmann::json state = {
         {"format", "est-checkpoint"},
         {"version", 1},
         {"step", step},
@@ -231,6 +234,10 @@ std::filesystem::path save_checkpoint(const std::filesystem::path& dir, Trainer&
          {{"model.safetensors", detail::file_digest(tmp / "model.safetensors")},
           {"optimizer.safetensors", detail::file_digest(tmp / "optimizer.safetensors")}}},
         {"complete", true}};
+    if constexpr (ObservingSamplingPolicy<typename Trainer::sampling_type>) {
+      // Doubles are written with 17 significant digits: they read back bit for bit.
+      state["sampling"] = trainer.subnetworks().sampling().state();
+    }
     const std::string text = state.dump(2) + "\n";
     write_file_atomically(tmp / "state.json",
                           std::as_bytes(std::span<const char>(text.data(), text.size())));
@@ -331,6 +338,28 @@ nlohmann::json load_checkpoint(const std::filesystem::path& path, Trainer& train
     } catch (const value_error& e) {
       fail<io_error>(file, ": ", e.what());
     }
+    // A learning sampling policy's state, restored into a copy first.
+    using Sampling = typename Trainer::sampling_type;
+    std::optional<Sampling> sampling;
+    if constexpr (ObservingSamplingPolicy<Sampling>) {
+      sampling = trainer.subnetworks().sampling();
+      if (!state.contains("sampling")) {
+        // Written by a policy that keeps no state: fine for a policy whose state may be empty.
+        try {
+          sampling->restore({});
+        } catch (const value_error&) {
+          fail<io_error>(file, ": the checkpoint holds no state of ", sampling->name(),
+                         " (it was written by a run with another sampling policy)");
+        }
+      } else {
+        try {
+          sampling->restore(
+              state.at("sampling").get<std::map<std::string, std::vector<double>>>());
+        } catch (const value_error& e) {
+          fail<io_error>(file, ": \"sampling\": ", e.what());
+        }
+      }
+    }
 
     // Every check has passed: restore.
     std::copy(weights.begin(), weights.end(), model.parameter_arena().data());
@@ -343,6 +372,9 @@ nlohmann::json load_checkpoint(const std::filesystem::path& path, Trainer& train
           TensorView<const std::int32_t>(counts.data(), {Index(counts.size())})));
     }
     trainer.restore(step, non_finite, meter);
+    if constexpr (ObservingSamplingPolicy<Sampling>) {
+      trainer.subnetworks().sampling() = std::move(*sampling);
+    }
     return state.at("run");
   } catch (const nlohmann::json::exception& e) {
     fail<io_error>(file, ": missing or malformed field: ", e.what());

@@ -5,7 +5,8 @@
 //   for each micro-batch: forward(tokens, targets, subnetwork, 1 / micro_batches); backward()
 //   norm = clip_grad_norm(gradients, grad_clip)       (pre-clip norm, PyTorch's definition)
 //   if the loss or the norm is not finite: skip the update (or stop, by option)
-//   else AdamW with the subnetwork's active mask, at lr(step)
+//   else AdamW with the subnetwork's active mask, at lr(step); and a sampling policy that
+//        learns from training (ObservingSamplingPolicy) observes the trained units' gradients
 //
 // Batches and subnetworks are pure functions of (seed, step), and the learning rate of the
 // step, so the trainer's whole state is the model, the optimizer, the step and a few counters:
@@ -16,6 +17,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <type_traits>
 #include <utility>
 
 #include "est/core/context.hpp"
@@ -23,9 +25,12 @@
 #include "est/data/batches.hpp"
 #include "est/models/family.hpp"
 #include "est/subnet/flops.hpp"
+#include "est/subnet/sampling/policy.hpp"
 #include "est/subnet/schedule.hpp"
-#include "est/train/adamw.hpp"
+#include "est/subnet/slice_plan.hpp"
+#include "est/subnet/unit_gradients.hpp"
 #include "est/backend/cpu/norm.hpp"
+#include "est/train/adamw.hpp"
 #include "est/train/lr_schedule.hpp"
 
 namespace est {
@@ -62,6 +67,7 @@ class Trainer {
  public:
   using scalar_type = typename Model::scalar_type;
   using device_type = typename Model::device_type;
+  using sampling_type = Sampling;
   static constexpr auto config = Model::config;  // a ModelConfig (Gpt2Config, LlamaConfig)
 
   /// The model, context and samplers must outlive the trainer.
@@ -124,11 +130,17 @@ class Trainer {
                            " steps in a row had a non-finite loss or gradient norm (the last, step ",
                            step_, ": loss ", r.loss, ", norm ", r.grad_norm,
                            "); stopping: the weights or the data are broken");
-    } else if (subnet.is_full()) {
-      optimizer_.step(*ctx_, model_->parameter_arena(), model_->gradient_arena(), r.lr);
     } else {
-      mark_active_parameters(*ctx_, config, subnet, mask_.view());
-      optimizer_.step(*ctx_, model_->parameter_arena(), model_->gradient_arena(), r.lr, mask_);
+      // What the step's subnetwork means for each parameter: built once, read by the mask
+      // writer and the sampling policy's observation.
+      const SlicePlan plan = slice_plan(config, subnet);
+      if (subnet.is_full()) {
+        optimizer_.step(*ctx_, model_->parameter_arena(), model_->gradient_arena(), r.lr);
+      } else {
+        write_active_mask(*ctx_, plan, mask_.view());
+        optimizer_.step(*ctx_, model_->parameter_arena(), model_->gradient_arena(), r.lr, mask_);
+      }
+      if constexpr (ObservingSamplingPolicy<Sampling>) observe(subnet, plan);
     }
     describe(subnet, r);
     const Index tokens = options_.micro_batches * train_->batch();
@@ -159,6 +171,9 @@ class Trainer {
   [[nodiscard]] const SubnetworkSchedule<Sampling, Growth>& subnetworks() const noexcept {
     return subnetworks_;
   }
+  [[nodiscard]] SubnetworkSchedule<Sampling, Growth>& subnetworks() noexcept {
+    return subnetworks_;
+  }
   [[nodiscard]] Model& model() noexcept { return *model_; }
 
   /// Restores the counters of a checkpoint (the model and optimizer are restored separately).
@@ -184,6 +199,20 @@ class Trainer {
   }
 
  private:
+  /// Hands a learning sampling policy the gradient norms of the units the step trained (after
+  /// clipping, which scales every unit alike). On a GPU the gradients are read on the host.
+  void observe(const Subnetwork& subnet, const SlicePlan& plan) {
+    UnitGradients norms;
+    if constexpr (std::is_same_v<device_type, cpu>) {
+      norms = unit_gradient_norms<scalar_type>(plan, subnet.shape(), model_->gradient_arena());
+    } else {
+      const auto host = to_host(*ctx_, model_->gradient_arena());  // (P) on the host
+      norms = unit_gradient_norms<scalar_type>(
+          plan, subnet.shape(), ConstView<scalar_type>(host.data(), {Index(host.size())}));
+    }
+    subnetworks_.sampling().observe(step_, subnet, norms);
+  }
+
   static void describe(const Subnetwork& s, StepReport& r) {
     r.active_layers = s.active_layer_count();
     double heads = 0, neurons = 0;

@@ -1,6 +1,7 @@
 #pragma once
-// Gathering the active columns or rows of a weight matrix into a packed matrix, and adding a
-// packed gradient back into the columns or rows it came from. A sliced layer runs its GEMMs on
+// Gathering the active columns or rows of a weight matrix into a packed matrix, adding a packed
+// gradient back into the columns or rows it came from, and scaling packed rows or columns by
+// their units' output scales. A sliced layer runs its GEMMs on
 // the packed matrices, so they shrink with the subnetwork.
 // Shapes: R rows, n columns of the full matrix, k selected indices.
 //
@@ -115,6 +116,31 @@ void scatter_add_rows(const Context<cpu>& ctx, MatrixView<T> full, ConstMatrix<T
       const T* src = &packed(r, 0);
       T* dst = &full(rows[r], 0);
       for (Index c = 0; c < full.cols(); ++c) dst[c] += src[c];
+    }
+  });
+}
+
+/// m (R, n) row r *= scales[r]: per-unit output scales on packed rows.
+template <class T>
+void scale_rows(const Context<cpu>& ctx, MatrixView<T> m, std::span<const double> scales) {
+  require<shape_error>(std::ssize(scales) == m.rows(), "scale_rows: ", scales.size(),
+                       " scales for ", m.rows(), " rows");
+  cpu_detail::parallel_ranges(ctx, m.rows(), [&](Index r0, Index r1) {
+    for (Index r = r0; r < r1; ++r) {
+      const T s = static_cast<T>(scales[std::size_t(r)]);
+      for (Index c = 0; c < m.cols(); ++c) m(r, c) *= s;
+    }
+  });
+}
+
+/// m (R, n) column c *= scales[c]: per-unit output scales on packed columns.
+template <class T>
+void scale_columns(const Context<cpu>& ctx, MatrixView<T> m, std::span<const double> scales) {
+  require<shape_error>(std::ssize(scales) == m.cols(), "scale_columns: ", scales.size(),
+                       " scales for ", m.cols(), " columns");
+  cpu_detail::parallel_ranges(ctx, m.rows(), [&](Index r0, Index r1) {
+    for (Index r = r0; r < r1; ++r) {
+      for (Index c = 0; c < m.cols(); ++c) m(r, c) *= static_cast<T>(scales[std::size_t(c)]);
     }
   });
 }

@@ -20,7 +20,7 @@ template <>
 class Context<cuda> {
  public:
   /// Scratch buffers of the context; each op uses them only while it runs.
-  enum class Scratch { indices, partials, attention, reduce, pointers, masks, count };
+  enum class Scratch { indices, partials, attention, reduce, pointers, masks, scales, count };
 
   /// Binds the context to CUDA device `device`. Throws est::error, naming the reason, when
   /// there is no such device (no GPU, no driver, or an ordinal out of range).

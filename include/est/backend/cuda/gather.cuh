@@ -8,6 +8,7 @@
 // Shapes: R rows, n columns of the full matrix, k selected indices.
 
 #include <span>
+#include <vector>
 
 #include "est/backend/cpu/gather.hpp"
 #include "est/backend/cuda/kernels.cuh"
@@ -123,6 +124,50 @@ void scatter_add_rows(const Context<cuda>& ctx, MatrixView<T, cuda> full,
       const_cast<T*>(packed.data()), packed.stride(), full.data(), full.stride(), idx,
       packed.rows(), packed.cols());
   EST_CUDA_CHECK_LAUNCH();
+}
+
+namespace cuda_detail {
+
+template <class T, bool Columns>
+__global__ void scale_kernel(T* m, Index stride, Index rows, Index cols, const T* scales) {
+  const Index i = Index(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i >= rows * cols) return;
+  const Index r = i / cols, c = i % cols;
+  m[r * stride + c] *= scales[Columns ? c : r];
+}
+
+/// Multiplies the rows (Columns = false) or columns of `m` by `scales`, copied over as T.
+template <class T, bool Columns>
+void scale_packed(const Context<cuda>& ctx, MatrixView<T, cuda> m, std::span<const double> scales,
+                  const char* op) {
+  const Index expected = Columns ? m.cols() : m.rows();
+  require<shape_error>(std::ssize(scales) == expected, op, ": ", scales.size(), " scales for ",
+                       expected, Columns ? " columns" : " rows");
+  const Index n = m.rows() * m.cols();
+  if (n == 0) return;
+  std::vector<T> host(scales.begin(), scales.end());
+  auto* device = static_cast<T*>(
+      ctx.scratch(Context<cuda>::Scratch::scales, sizeof(T) * host.size()));
+  EST_CUDA_CHECK(cudaMemcpyAsync(device, host.data(), sizeof(T) * host.size(),
+                                 cudaMemcpyHostToDevice, ctx.stream()));
+  scale_kernel<T, Columns><<<blocks_for(n, 256), 256, 0, ctx.stream()>>>(
+      m.data(), m.stride(), m.rows(), m.cols(), device);
+  EST_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace cuda_detail
+
+/// m (R, n) row r *= scales[r].
+template <class T>
+void scale_rows(const Context<cuda>& ctx, MatrixView<T, cuda> m, std::span<const double> scales) {
+  cuda_detail::scale_packed<T, false>(ctx, m, scales, "scale_rows");
+}
+
+/// m (R, n) column c *= scales[c].
+template <class T>
+void scale_columns(const Context<cuda>& ctx, MatrixView<T, cuda> m,
+                   std::span<const double> scales) {
+  cuda_detail::scale_packed<T, true>(ctx, m, scales, "scale_columns");
 }
 
 }  // namespace est

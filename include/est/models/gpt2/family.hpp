@@ -4,8 +4,8 @@
 // What a subnetwork trains of a GPT-2 arena (the slice plan): the embeddings and the final
 // LayerNorm always; in an active layer its LayerNorms and the two output projections' biases,
 // the Q, K and V columns (and bias entries) of its active heads, their rows of W_O (scaled by
-// H/h), and the W_fc columns (and bias entries) and W_proj rows of its active neurons (scaled by
-// M/m); nothing of a skipped layer.
+// H/h, or per head), and the W_fc columns (and bias entries) and W_proj rows of its active
+// neurons (scaled by M/m, or per neuron); nothing of a skipped layer.
 //
 // FLOPs, for N = B·T tokens and per active layer with h heads (head size d = C/H) and m neurons:
 //   QKV projection      2·N·C·3hd        attention scores QKᵀ   2·B·h·T·T·d
@@ -61,24 +61,39 @@ struct Gpt2Family {
       const auto heads = on ? subnet.heads(l) : std::span<const int>();
       const auto neurons = on ? subnet.neurons(l) : std::span<const int>();
       const Index h = std::ssize(heads), m = std::ssize(neurons);
-      const double head_scale = h ? double(H) / double(h) : 1.0;
-      const double neuron_scale = m ? double(M) / double(m) : 1.0;
-      // Index lists only where a layer is sliced; a complete set trains the whole tensor.
+      // The uniform output scales; per-unit scales ride on the lists instead.
+      const double head_scale =
+          h && subnet.head_scales(l).empty() ? double(H) / double(h) : 1.0;
+      const double neuron_scale =
+          m && subnet.neuron_scales(l).empty() ? double(M) / double(m) : 1.0;
+      // Index lists only where a layer is sliced (fewer units, or scales of their own); a
+      // complete set at the default scales trains the whole tensor.
       int qkv = -1, head_rows = -1, neuron_list = -1;
-      if (on && h < H) {
+      if (on && (h < H || !subnet.head_scales(l).empty())) {
         std::vector<Index> columns, rows;
+        std::vector<double> row_scales;
         for (Index part = 0; part < 3; ++part) {
           for (const int head : heads) {
             for (Index i = 0; i < d; ++i) columns.push_back(part * C + head * d + i);
           }
         }
-        for (const int head : heads) {
-          for (Index i = 0; i < d; ++i) rows.push_back(head * d + i);
+        for (std::size_t k = 0; k < heads.size(); ++k) {
+          for (Index i = 0; i < d; ++i) {
+            rows.push_back(heads[k] * d + i);
+            if (!subnet.head_scales(l).empty()) row_scales.push_back(subnet.head_scales(l)[k]);
+          }
         }
-        qkv = plan.add_list(std::move(columns), 3 * C);
-        head_rows = plan.add_list(std::move(rows), C);
+        qkv = plan.add_list(std::move(columns), 3 * C, {},
+                            {.kind = UnitKind::head, .layer = l, .size = d, .period = C});
+        head_rows = plan.add_list(std::move(rows), C, std::move(row_scales),
+                                  {.kind = UnitKind::head, .layer = l, .size = d});
       }
-      if (on && m < M) neuron_list = plan.add_list({neurons.begin(), neurons.end()}, M);
+      if (on && (m < M || !subnet.neuron_scales(l).empty())) {
+        neuron_list = plan.add_list({neurons.begin(), neurons.end()}, M,
+                                    {subnet.neuron_scales(l).begin(),
+                                     subnet.neuron_scales(l).end()},
+                                    {.kind = UnitKind::neuron, .layer = l});
+      }
       auto whole = [&](Index rows, Index cols) {
         return TensorSlice{.rows = rows, .cols = cols,
                            .kind = on ? SliceKind::all : SliceKind::none};

@@ -147,13 +147,12 @@ class Gpt2 : public CausalLm<Gpt2<Config, Device, Scalar>, Device, Scalar> {
       auto& la = a.layers[static_cast<std::size_t>(l)];
       layernorm_forward<Scalar>(c, rows(la.ln_1), la.ln_1_mean, la.ln_1_rstd, rows(*input),
                                 w.ln_1_weight, w.ln_1_bias);
-      gpt2_attention_forward<Scalar>(c, rows(a.branch), rows(la.ln_1), la, w, s.heads(l),
-                                     Config.heads, B, T_, ws_);
+      gpt2_attention_forward<Scalar>(c, rows(a.branch), rows(la.ln_1), la, w, attention(l),
+                                     std::ssize(s.heads(l)), Config.heads, B, T_, ws_);
       residual_forward<Scalar>(c, la.residual_2, *input, a.branch);
       layernorm_forward<Scalar>(c, rows(la.ln_2), la.ln_2_mean, la.ln_2_rstd, rows(la.residual_2),
                                 w.ln_2_weight, w.ln_2_bias);
-      gpt2_mlp_forward<Scalar>(c, rows(a.branch), rows(la.ln_2), la, w, s.neurons(l),
-                               Config.mlp_hidden, B, T_, ws_);
+      gpt2_mlp_forward<Scalar>(c, rows(a.branch), rows(la.ln_2), la, w, mlp(l), B, T_, ws_);
       residual_forward<Scalar>(c, la.residual_3, la.residual_2, a.branch);
       input = &la.residual_3;
     }
@@ -193,18 +192,24 @@ class Gpt2 : public CausalLm<Gpt2<Config, Device, Scalar>, Device, Scalar> {
       const auto& la = a.layers[static_cast<std::size_t>(l)];
       // d_residual holds ∂loss/∂(block output). MLP branch:
       gpt2_mlp_backward<Scalar>(c, rows(a.d_ln), rows(a.d_residual), rows(la.ln_2), la, w, gw,
-                                s.neurons(l), Config.mlp_hidden, B, T_, a, ws_);
+                                mlp(l), B, T_, a, ws_);
       layernorm_backward<Scalar>(c, rows(a.d_residual), gw.ln_2_weight, gw.ln_2_bias, rows(a.d_ln),
                                  rows(la.residual_2), w.ln_2_weight, la.ln_2_mean, la.ln_2_rstd);
       // d_residual now holds ∂loss/∂residual_2. Attention branch:
       gpt2_attention_backward<Scalar>(c, rows(a.d_ln), rows(a.d_residual), rows(la.ln_1), la, w,
-                                      gw, s.heads(l), Config.heads, B, T_, a, ws_);
+                                      gw, attention(l), std::ssize(s.heads(l)), Config.heads, B,
+                                      T_, a, ws_);
       layernorm_backward<Scalar>(c, rows(a.d_residual), gw.ln_1_weight, gw.ln_1_bias, rows(a.d_ln),
                                  rows(block_input(k)), w.ln_1_weight, la.ln_1_mean, la.ln_1_rstd);
       // d_residual now holds ∂loss/∂(block input).
     }
     embedding_backward<Scalar>(c, g_.wte, g_.wpe, a.d_residual, this->device_tokens());
   }
+
+  /// What the current pass computes of layer l's attention (QKV columns, W_O rows) and MLP
+  /// (W_fc columns, W_proj rows), from its slice plan.
+  HalfSlice attention(int l) const { return gpt2_attention_slice(this->pass_plan(), l); }
+  HalfSlice mlp(int l) const { return gpt2_mlp_slice(this->pass_plan(), l); }
 
   std::vector<ParameterSpec> specs_;
   Tensor<Scalar, Device> params_;  // (parameter_count) arena

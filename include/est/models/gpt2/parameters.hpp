@@ -45,6 +45,18 @@ struct Gpt2Tensors {
   TensorView<T, Device> ln_f_bias;                   // (C)    ln_f.bias
 };
 
+/// A layer's tensors in arena order (layout_gpt2 takes them in this order).
+enum class Gpt2LayerTensor : std::size_t {
+  ln_1_weight, ln_1_bias, attn_weight, attn_bias, attn_proj_weight, attn_proj_bias,
+  ln_2_weight, ln_2_bias, fc_weight, fc_bias, fc_proj_weight, fc_proj_bias, count
+};
+
+/// The position in arena order (of specs, or of a slice plan's tensors) of a layer's tensor:
+/// after wte and wpe, twelve per layer.
+[[nodiscard]] constexpr std::size_t gpt2_tensor_index(int layer, Gpt2LayerTensor t) noexcept {
+  return 2 + std::size_t(Gpt2LayerTensor::count) * std::size_t(layer) + std::size_t(t);
+}
+
 /// Lays the tensors of `config` out from `base` in arena order; appends their specs to `specs`
 /// when it is not null. Returns the views.
 template <class T, class Device = cpu>

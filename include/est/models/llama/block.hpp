@@ -29,6 +29,7 @@
 #include "est/models/llama/config.hpp"
 #include "est/models/llama/activations.hpp"
 #include "est/models/llama/parameters.hpp"
+#include "est/models/slicing.hpp"
 
 namespace est {
 
@@ -40,7 +41,8 @@ template <class T, class Device = cpu>
 class LlamaSliceWorkspace {
  public:
   std::vector<Index> rows;           // selected rows of the first projection's weight
-  std::vector<Index> columns;        // selected columns of the second projection's weight
+  std::span<const Index> columns;    // selected columns of the second projection's weight
+  std::span<const double> column_scales;  // their output scales, or empty (uniform scale)
   std::vector<Index> groups;         // key/value groups of the active heads
   std::vector<Index> group_of_head;  // per active head: its group's index in `groups`
 
@@ -65,16 +67,22 @@ class LlamaSliceWorkspace {
     scatter_add_rows<T>(c, d_weight, packed, rows);
   }
 
-  /// out (N, O) = scale · in (N, k) · weight[:, columns]ᵀ, weight (O, I).
+  /// out (N, O) = in (N, k) · (weight[:, columns] · diag(s))ᵀ, weight (O, I), with s =
+  /// column_scales, or `scale` for every column when there are none.
   void forward_columns(const Context<Device>& c, MatrixView<T, Device> out,
                        ConstMatrix<T, Device> in, ConstMatrix<T, Device> weight, T scale,
                        bool all) {
-    gemm<T>(c, out, in, Transpose::no, all ? weight : gathered_columns(c, weight), Transpose::yes,
-            scale);
+    if (all) {
+      gemm<T>(c, out, in, Transpose::no, weight, Transpose::yes, scale);
+    } else if (column_scales.empty()) {
+      gemm<T>(c, out, in, Transpose::no, gathered_columns(c, weight), Transpose::yes, scale);
+    } else {
+      gemm<T>(c, out, in, Transpose::no, scaled_columns(c, weight), Transpose::yes);
+    }
   }
 
-  /// Its backward: d_in (N, k) = scale · d_out · weight[:, columns] (written);
-  /// d_weight[:, columns] += scale · d_outᵀ · in.
+  /// Its backward: d_in (N, k) = d_out · weight[:, columns] · diag(s) (written);
+  /// d_weight[:, columns] += (d_outᵀ · in) · diag(s).
   void backward_columns(const Context<Device>& c, MatrixView<T, Device> d_in,
                         MatrixView<T, Device> d_weight, ConstMatrix<T, Device> d_out,
                         ConstMatrix<T, Device> in, ConstMatrix<T, Device> weight, T scale,
@@ -84,9 +92,15 @@ class LlamaSliceWorkspace {
       gemm<T>(c, d_weight, d_out, Transpose::yes, in, Transpose::no, scale, T(1));
       return;
     }
-    gemm<T>(c, d_in, d_out, Transpose::no, gathered_columns(c, weight), Transpose::no, scale);
     auto packed = view(grad_columns_, weight.rows(), std::ssize(columns));
-    gemm<T>(c, packed, d_out, Transpose::yes, in, Transpose::no, scale);
+    if (column_scales.empty()) {
+      gemm<T>(c, d_in, d_out, Transpose::no, gathered_columns(c, weight), Transpose::no, scale);
+      gemm<T>(c, packed, d_out, Transpose::yes, in, Transpose::no, scale);
+    } else {
+      gemm<T>(c, d_in, d_out, Transpose::no, scaled_columns(c, weight), Transpose::no);
+      gemm<T>(c, packed, d_out, Transpose::yes, in, Transpose::no);
+      scale_columns<T>(c, packed, column_scales);
+    }
     scatter_add_columns<T>(c, d_weight, packed, columns);
   }
 
@@ -99,6 +113,11 @@ class LlamaSliceWorkspace {
   MatrixView<T, Device> gathered_columns(const Context<Device>& c, ConstMatrix<T, Device> weight) {
     auto packed = view(weight_columns_, weight.rows(), std::ssize(columns));
     gather_columns<T>(c, packed, weight, columns);
+    return packed;
+  }
+  MatrixView<T, Device> scaled_columns(const Context<Device>& c, ConstMatrix<T, Device> weight) {
+    auto packed = gathered_columns(c, weight);
+    scale_columns<T>(c, packed, column_scales);
     return packed;
   }
   static MatrixView<T, Device> view(Tensor<T, Device>& buffer, Index r, Index k) {
@@ -118,33 +137,40 @@ struct LlamaAttentionShape {
   ConstView<T, Device> cos, sin;     // (P, d/2) RoPE tables
 };
 
+/// What a Llama attention half reads of the step's slice plan.
+struct LlamaAttentionSlice {
+  HalfSlice heads;                    // first: q rows, second: o columns (and their scales)
+  std::span<const Index> group_rows;  // k (and v) rows of the groups the heads read; empty: all
+};
+
 namespace detail {
-/// Fills the workspace's index lists for `heads`: rows of [q | k | v] in the fused
-/// ((H + 2G)·d, C) weight and columns of o_proj.
+/// Fills the workspace for `heads` from `slice`: rows of [q | k | v] in the fused
+/// ((H + 2G)·d, C) weight, columns of o_proj and their scales, and the key/value groups.
 template <class T, class Device>
-void llama_head_indices(std::span<const int> heads, const LlamaAttentionShape<T, Device>& s,
-                        LlamaSliceWorkspace<T, Device>& ws) {
+void llama_attention_indices(std::span<const int> heads, const LlamaAttentionSlice& slice,
+                             const LlamaAttentionShape<T, Device>& s,
+                             LlamaSliceWorkspace<T, Device>& ws) {
   llama_kv_groups(heads, int(s.H / s.G), ws.groups, ws.group_of_head);
-  ws.rows.clear();
-  ws.columns.clear();
-  for (int h : heads) {
-    for (Index i = 0; i < s.d; ++i) ws.rows.push_back(h * s.d + i);
-  }
+  ws.columns = slice.heads.second;
+  ws.column_scales = slice.heads.second_scales;
+  ws.rows.assign(slice.heads.first.begin(), slice.heads.first.end());
   for (Index part = 0; part < 2; ++part) {  // K, then V
-    for (Index g : ws.groups) {
-      for (Index i = 0; i < s.d; ++i) ws.rows.push_back((s.H + part * s.G + g) * s.d + i);
+    const Index offset = (s.H + part * s.G) * s.d;
+    if (slice.group_rows.empty()) {
+      for (Index r = 0; r < s.G * s.d; ++r) ws.rows.push_back(offset + r);
+    } else {
+      for (const Index r : slice.group_rows) ws.rows.push_back(offset + r);
     }
-  }
-  for (int h : heads) {
-    for (Index i = 0; i < s.d; ++i) ws.columns.push_back(h * s.d + i);
   }
 }
 
-inline void llama_neuron_indices(std::span<const int> neurons, Index M, std::vector<Index>& rows,
-                                 std::vector<Index>& columns) {
-  columns.assign(neurons.begin(), neurons.end());
-  rows = columns;
-  for (int n : neurons) rows.push_back(M + n);
+/// Rows of the fused (2M, C) [gate | up] weight and columns of down_proj, from `slice`.
+template <class T, class Device>
+void llama_mlp_indices(const HalfSlice& slice, Index M, LlamaSliceWorkspace<T, Device>& ws) {
+  ws.columns = slice.second;
+  ws.column_scales = slice.second_scales;
+  ws.rows.assign(slice.first.begin(), slice.first.end());
+  for (const Index n : slice.first) ws.rows.push_back(M + n);
 }
 }  // namespace detail
 
@@ -154,11 +180,12 @@ template <class T, class Device>
 void llama_attention_forward(const Context<Device>& c, MatrixView<T, Device> branch,
                              ConstMatrix<T, Device> norm_1, LlamaLayerActivations<T, Device>& la,
                              const LlamaLayerTensors<T, Device>& w, std::span<const int> heads,
+                             const LlamaAttentionSlice& slice,
                              const LlamaAttentionShape<T, Device>& s, Tensor<T, Device>& projection,
                              LlamaSliceWorkspace<T, Device>& ws) {
   const Index N = s.B * s.seq, h = std::ssize(heads), d = s.d;
-  const bool all = h == s.H;
-  detail::llama_head_indices(heads, s, ws);
+  const bool all = slice.heads.whole;
+  detail::llama_attention_indices(heads, slice, s, ws);
   const Index g = std::ssize(ws.groups);
   TensorView<T, Device> proj(projection.data(), {s.B, s.seq, (h + 2 * g) * d});
   TensorView<T, Device> qkv(la.qkv.data(), {s.B, s.seq, 3 * h * d});
@@ -169,7 +196,7 @@ void llama_attention_forward(const Context<Device>& c, MatrixView<T, Device> bra
   rope_forward<T>(c, proj, h * d, g, d, s.cos, s.sin);
   expand_kv<T>(c, qkv.matrix(N), proj.matrix(N), ws.group_of_head, d);
   attention_forward<T>(c, attn, probs, qkv, h);
-  ws.forward_columns(c, branch, attn.matrix(N), w.o.matrix(), T(s.H) / T(h), all);
+  ws.forward_columns(c, branch, attn.matrix(N), w.o.matrix(), T(slice.heads.scale), all);
 }
 
 /// Attention half, backward: d_norm (N, C) (written) from d_branch (N, C); adds the gradients of
@@ -180,11 +207,12 @@ void llama_attention_backward(const Context<Device>& c, MatrixView<T, Device> d_
                               const LlamaLayerActivations<T, Device>& la,
                               const LlamaLayerTensors<T, Device>& w,
                               const LlamaLayerTensors<T, Device>& gw, std::span<const int> heads,
+                              const LlamaAttentionSlice& slice,
                               const LlamaAttentionShape<T, Device>& s,
                               LlamaActivations<T, Device>& a, LlamaSliceWorkspace<T, Device>& ws) {
   const Index N = s.B * s.seq, h = std::ssize(heads), d = s.d;
-  const bool all = h == s.H;
-  detail::llama_head_indices(heads, s, ws);
+  const bool all = slice.heads.whole;
+  detail::llama_attention_indices(heads, slice, s, ws);
   const Index g = std::ssize(ws.groups);
   const TensorView<const T, Device> qkv(la.qkv.data(), {s.B, s.seq, 3 * h * d});
   const TensorView<const T, Device> probs(la.probs.data(), {s.B, h, s.seq, s.seq});
@@ -193,7 +221,7 @@ void llama_attention_backward(const Context<Device>& c, MatrixView<T, Device> d_
   TensorView<T, Device> d_qkv(a.d_qkv.data(), {s.B, s.seq, 3 * h * d});
   TensorView<T, Device> d_proj(a.projection.data(), {s.B, s.seq, (h + 2 * g) * d});
   ws.backward_columns(c, d_attn.matrix(N), gw.o.matrix(), d_branch, attn.matrix(N), w.o.matrix(),
-                      T(s.H) / T(h), all);
+                      T(slice.heads.scale), all);
   attention_backward<T>(c, d_qkv, d_attn, qkv, probs, h);
   reduce_kv<T>(c, d_proj.matrix(N), d_qkv.matrix(N), ws.group_of_head, d);
   rope_backward<T>(c, d_proj, 0, h, d, s.cos, s.sin);
@@ -201,21 +229,21 @@ void llama_attention_backward(const Context<Device>& c, MatrixView<T, Device> d_
   ws.backward_rows(c, d_norm, gw.qkv(), d_proj.matrix(N), norm_1, w.qkv(), all);
 }
 
-/// MLP half, forward: branch (N, C) from norm_2 (N, C) over `neurons` of M. Saves gate_up and
-/// act in `la`.
+/// MLP half, forward: branch (N, C) from norm_2 (N, C) over the neurons `slice` selects of M.
+/// Saves gate_up and act in `la`.
 template <class T, class Device>
 void llama_mlp_forward(const Context<Device>& c, MatrixView<T, Device> branch,
                        ConstMatrix<T, Device> norm_2, LlamaLayerActivations<T, Device>& la,
-                       const LlamaLayerTensors<T, Device>& w, std::span<const int> neurons, Index M,
+                       const LlamaLayerTensors<T, Device>& w, const HalfSlice& slice, Index M,
                        Index B, Index T_, LlamaSliceWorkspace<T, Device>& ws) {
-  const Index N = B * T_, m = std::ssize(neurons);
-  const bool all = m == M;
-  detail::llama_neuron_indices(neurons, M, ws.rows, ws.columns);
+  const bool all = slice.whole;
+  const Index N = B * T_, m = all ? M : std::ssize(slice.first);
+  if (!all) detail::llama_mlp_indices(slice, M, ws);
   TensorView<T, Device> gate_up(la.gate_up.data(), {B, T_, 2 * m});
   TensorView<T, Device> act(la.act.data(), {B, T_, m});
   ws.forward_rows(c, gate_up.matrix(N), norm_2, w.gate_up(), all);
   swiglu_forward<T>(c, act.matrix(N), gate_up.matrix(N));
-  ws.forward_columns(c, branch, act.matrix(N), w.down.matrix(), T(M) / T(m), all);
+  ws.forward_columns(c, branch, act.matrix(N), w.down.matrix(), T(slice.scale), all);
 }
 
 /// MLP half, backward: d_norm (N, C) (written) from d_branch (N, C); adds the gradients of the
@@ -225,12 +253,12 @@ void llama_mlp_backward(const Context<Device>& c, MatrixView<T, Device> d_norm,
                         ConstMatrix<T, Device> d_branch, ConstMatrix<T, Device> norm_2,
                         const LlamaLayerActivations<T, Device>& la,
                         const LlamaLayerTensors<T, Device>& w,
-                        const LlamaLayerTensors<T, Device>& gw, std::span<const int> neurons,
+                        const LlamaLayerTensors<T, Device>& gw, const HalfSlice& slice,
                         Index M, Index B, Index T_, LlamaActivations<T, Device>& a,
                         LlamaSliceWorkspace<T, Device>& ws) {
-  const Index N = B * T_, m = std::ssize(neurons);
-  const bool all = m == M;
-  detail::llama_neuron_indices(neurons, M, ws.rows, ws.columns);
+  const bool all = slice.whole;
+  const Index N = B * T_, m = all ? M : std::ssize(slice.first);
+  if (!all) detail::llama_mlp_indices(slice, M, ws);
   const TensorView<const T, Device> gate_up(la.gate_up.data(), {B, T_, 2 * m});
   const TensorView<const T, Device> act(la.act.data(), {B, T_, m});
   TensorView<T, Device> d_act(a.d_act.data(), {B, T_, m});
@@ -239,6 +267,19 @@ void llama_mlp_backward(const Context<Device>& c, MatrixView<T, Device> d_norm,
                       w.down.matrix(), T(M) / T(m), all);
   swiglu_backward<T>(c, d_gate_up.matrix(N), d_act.matrix(N), gate_up.matrix(N));
   ws.backward_rows(c, d_norm, gw.gate_up(), d_gate_up.matrix(N), norm_2, w.gate_up(), all);
+}
+
+/// The attention half of layer `l` in `plan`: q rows, k and v rows of the groups, o columns.
+[[nodiscard]] inline LlamaAttentionSlice llama_attention_slice(const SlicePlan& plan, int l) {
+  return {half_slice(plan, llama_tensor_index(l, LlamaLayerTensor::q),
+                     llama_tensor_index(l, LlamaLayerTensor::o)),
+          plan.indices(plan.tensors()[llama_tensor_index(l, LlamaLayerTensor::k)])};
+}
+
+/// The MLP half of layer `l` in `plan`: gate and up rows, down columns.
+[[nodiscard]] inline HalfSlice llama_mlp_slice(const SlicePlan& plan, int l) {
+  return half_slice(plan, llama_tensor_index(l, LlamaLayerTensor::gate),
+                    llama_tensor_index(l, LlamaLayerTensor::down));
 }
 
 }  // namespace est

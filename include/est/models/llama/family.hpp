@@ -3,9 +3,10 @@
 //
 // Subnetworks are drawn over query heads. What one trains of a Llama arena (the slice plan): the
 // embedding, the final norm and the LM head always; in an active layer its two norms, the q rows
-// and o columns of its active heads (o scaled by H/h), the k and v rows of the key/value groups
-// those heads read (a group none of them reads trains nothing), and the gate and up rows and
-// down columns of its active neurons (down scaled by M/m); nothing of a skipped layer.
+// and o columns of its active heads (o scaled by H/h, or per head), the k and v rows of the
+// key/value groups those heads read (a group none of them reads trains nothing), and the gate
+// and up rows and down columns of its active neurons (down scaled by M/m, or per neuron);
+// nothing of a skipped layer.
 //
 // FLOPs, per active layer with h query heads reading g key/value groups and m neurons:
 //   Q projection  2·N·C·hd       K and V projections  2·2·N·C·gd
@@ -61,19 +62,31 @@ struct LlamaFamily {
       const auto neurons = on ? subnet.neurons(l) : std::span<const int>();
       const Index h = std::ssize(heads), m = std::ssize(neurons);
       int head_list = -1, group_list = -1, neuron_list = -1;
-      if (on && h < H) {
+      if (on && (h < H || !subnet.head_scales(l).empty())) {
         std::vector<Index> head_dims, group_dims;
-        for (const int head : heads) {
-          for (Index i = 0; i < d; ++i) head_dims.push_back(head * d + i);
+        std::vector<double> head_dim_scales;
+        for (std::size_t k = 0; k < heads.size(); ++k) {
+          for (Index i = 0; i < d; ++i) {
+            head_dims.push_back(heads[k] * d + i);
+            if (!subnet.head_scales(l).empty()) {
+              head_dim_scales.push_back(subnet.head_scales(l)[k]);
+            }
+          }
         }
         llama_kv_groups(heads, config.group_size(), groups, group_of_head);
         for (const Index g : groups) {
           for (Index i = 0; i < d; ++i) group_dims.push_back(g * d + i);
         }
-        head_list = plan.add_list(std::move(head_dims), q);
+        head_list = plan.add_list(std::move(head_dims), q, std::move(head_dim_scales),
+                                  {.kind = UnitKind::head, .layer = l, .size = d});
         if (std::ssize(groups) < G) group_list = plan.add_list(std::move(group_dims), kv);
       }
-      if (on && m < M) neuron_list = plan.add_list({neurons.begin(), neurons.end()}, M);
+      if (on && (m < M || !subnet.neuron_scales(l).empty())) {
+        neuron_list = plan.add_list({neurons.begin(), neurons.end()}, M,
+                                    {subnet.neuron_scales(l).begin(),
+                                     subnet.neuron_scales(l).end()},
+                                    {.kind = UnitKind::neuron, .layer = l});
+      }
       auto whole = [&](Index rows, Index cols) {
         return TensorSlice{.rows = rows, .cols = cols,
                            .kind = on ? SliceKind::all : SliceKind::none};
@@ -84,8 +97,11 @@ struct LlamaFamily {
         if (on && list >= 0) t.kind = kind, t.list = list, t.scale = scale;
         return t;
       };
-      const double head_scale = h ? double(H) / double(h) : 1.0;
-      const double neuron_scale = m ? double(M) / double(m) : 1.0;
+      // The uniform output scales; per-unit scales ride on the lists instead.
+      const double head_scale =
+          h && subnet.head_scales(l).empty() ? double(H) / double(h) : 1.0;
+      const double neuron_scale =
+          m && subnet.neuron_scales(l).empty() ? double(M) / double(m) : 1.0;
       plan.add(whole(1, C));                                               // input_layernorm
       plan.add(sliced(q, C, SliceKind::rows, head_list, 1));              // q_proj
       plan.add(sliced(kv, C, SliceKind::rows, group_list, 1));            // k_proj

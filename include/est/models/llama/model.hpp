@@ -171,12 +171,12 @@ class Llama : public CausalLm<Llama<Config, Device, Scalar>, Device, Scalar> {
       const auto& w = p_.layers[static_cast<std::size_t>(l)];
       auto& la = a.layers[static_cast<std::size_t>(l)];
       rmsnorm_forward<Scalar>(c, rows(la.norm_1), la.rstd_1, rows(*input), w.input_norm, eps);
-      llama_attention_forward<Scalar>(c, rows(a.branch), rows(la.norm_1), la, w, s.heads(l), shape,
-                                      a.projection, ws_);
+      llama_attention_forward<Scalar>(c, rows(a.branch), rows(la.norm_1), la, w, s.heads(l),
+                                      attention(l), shape, a.projection, ws_);
       residual_forward<Scalar>(c, la.residual_2, *input, a.branch);
       rmsnorm_forward<Scalar>(c, rows(la.norm_2), la.rstd_2, rows(la.residual_2), w.post_norm,
                               eps);
-      llama_mlp_forward<Scalar>(c, rows(a.branch), rows(la.norm_2), la, w, s.neurons(l),
+      llama_mlp_forward<Scalar>(c, rows(a.branch), rows(la.norm_2), la, w, mlp(l),
                                 Config.mlp_hidden, B, T_, ws_);
       residual_forward<Scalar>(c, la.residual_3, la.residual_2, a.branch);
       input = &la.residual_3;
@@ -213,11 +213,11 @@ class Llama : public CausalLm<Llama<Config, Device, Scalar>, Device, Scalar> {
       const auto& gw = g_.layers[static_cast<std::size_t>(l)];
       const auto& la = a.layers[static_cast<std::size_t>(l)];
       llama_mlp_backward<Scalar>(c, rows(a.d_norm), rows(a.d_residual), rows(la.norm_2), la, w, gw,
-                                 s.neurons(l), Config.mlp_hidden, B, T_, a, ws_);
+                                 mlp(l), Config.mlp_hidden, B, T_, a, ws_);
       rmsnorm_backward<Scalar>(c, rows(a.d_residual), gw.post_norm, rows(a.d_norm),
                                rows(la.residual_2), w.post_norm, la.rstd_2);
       llama_attention_backward<Scalar>(c, rows(a.d_norm), rows(a.d_residual), rows(la.norm_1), la,
-                                       w, gw, s.heads(l), shape, a, ws_);
+                                       w, gw, s.heads(l), attention(l), shape, a, ws_);
       rmsnorm_backward<Scalar>(c, rows(a.d_residual), gw.input_norm, rows(a.d_norm),
                                rows(block_input(k)), w.input_norm, la.rstd_1);
     }
@@ -235,6 +235,11 @@ class Llama : public CausalLm<Llama<Config, Device, Scalar>, Device, Scalar> {
   Tensor<Scalar, Device> cos_, sin_;  // (context, d/2) RoPE tables
   LlamaActivations<Scalar, Device> acts_;
   LlamaSliceWorkspace<Scalar, Device> ws_;
+
+  /// What the current pass computes of layer l's attention (q rows, k and v rows of the groups,
+  /// o columns) and MLP (gate and up rows, down columns), from its slice plan.
+  LlamaAttentionSlice attention(int l) const { return llama_attention_slice(this->pass_plan(), l); }
+  HalfSlice mlp(int l) const { return llama_mlp_slice(this->pass_plan(), l); }
 };
 
 }  // namespace est

@@ -55,6 +55,17 @@ struct LlamaTensors {
   TensorView<T, Device> lm_head;  // (V, C) lm_head.weight; the embedding itself when tied
 };
 
+/// A layer's tensors in arena order (layout_llama takes them in this order).
+enum class LlamaLayerTensor : std::size_t {
+  input_norm, q, k, v, o, post_norm, gate, up, down, count
+};
+
+/// The position in arena order (of specs, or of a slice plan's tensors) of a layer's tensor:
+/// after the embedding, nine per layer.
+[[nodiscard]] constexpr std::size_t llama_tensor_index(int layer, LlamaLayerTensor t) noexcept {
+  return 1 + std::size_t(LlamaLayerTensor::count) * std::size_t(layer) + std::size_t(t);
+}
+
 /// Lays the tensors of `config` out from `base` in arena order; appends their specs to `specs`
 /// when it is not null. Returns the views.
 template <class T, class Device = cpu>

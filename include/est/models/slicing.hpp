@@ -1,0 +1,39 @@
+#pragma once
+// What a sliced half-block (attention or MLP) reads of the step's slice plan: the units its
+// first projection selects, those its second projection selects, and the factors the second
+// projection's output is scaled by. Each family's model picks the two tensors of a half from
+// the plan (models/<family>/model.hpp); the blocks gather, compute and scatter with them.
+
+#include <cstddef>
+#include <span>
+
+#include "est/core/shape.hpp"
+#include "est/subnet/slice_plan.hpp"
+
+namespace est {
+
+struct HalfSlice {
+  bool whole = true;                     // every unit at scale 1: the plain, unsliced ops
+  std::span<const Index> first;          // selected columns / rows of the first projection
+  std::span<const Index> second;         // selected rows / columns of the second projection
+  std::span<const double> second_scales; // a scale per index of `second`, or empty
+  double scale = 1.0;                    // the uniform output scale when second_scales is empty
+};
+
+/// The half whose first and second projections are the plan's tensors `first` and `second`
+/// (indices in arena order). A half is whole when neither tensor is sliced.
+[[nodiscard]] inline HalfSlice half_slice(const SlicePlan& plan, std::size_t first,
+                                          std::size_t second) {
+  const TensorSlice& a = plan.tensors()[first];
+  const TensorSlice& b = plan.tensors()[second];
+  HalfSlice half;
+  half.whole = a.list < 0 && b.list < 0;
+  if (half.whole) return half;
+  half.first = plan.indices(a);
+  half.second = plan.indices(b);
+  half.second_scales = b.list < 0 ? std::span<const double>() : plan.scales(b.list);
+  half.scale = b.scale;
+  return half;
+}
+
+}  // namespace est
