@@ -31,6 +31,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "est/core/dtype.hpp"
 #include "est/core/error.hpp"
 #include "est/io/atomic_file.hpp"
 
@@ -306,8 +307,7 @@ class SafetensorsFile {
         return;
       case SafetensorsDtype::bf16:
         for (std::size_t i = 0; i < out.size(); ++i) {
-          const std::uint32_t high = detail::load_le<std::uint16_t>(src + 2 * i);
-          out[i] = T(std::bit_cast<float>(high << 16));
+          out[i] = T(float(bfloat16::from_bits(detail::load_le<std::uint16_t>(src + 2 * i))));
         }
         return;
       default:
