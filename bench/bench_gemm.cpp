@@ -68,9 +68,9 @@ void BM_eigen_own_threads(benchmark::State& state) {
   const Index rows = state.range(1), in = state.range(2), out = state.range(3);
   Eigen::setNbThreads(int(state.range(4)));
   auto ops = make(layout, rows, in, out);
-  auto A = ops.a.view().matrix().eigen();
-  auto B = ops.b.view().matrix().eigen();
-  auto C = ops.c.view().matrix().eigen();
+  auto A = est::cpu_detail::eigen_map(ops.a.view().matrix());
+  auto B = est::cpu_detail::eigen_map(ops.b.view().matrix());
+  auto C = est::cpu_detail::eigen_map(ops.c.view().matrix());
   for (auto _ : state) {
     switch (layout) {
       case Layout::forward: C.noalias() = A * B; break;

@@ -1,7 +1,7 @@
 #pragma once
 // Tensors: `TensorView` (non-owning, contiguous, row-major, any rank up to 4), `MatrixView`
 // (non-owning 2-D with a row stride, so a column block of a wider matrix is a view too) and
-// `Tensor` (owning, aligned as Eigen's vector instructions need). The device is part of the type,
+// `Tensor` (owning, aligned for vector instructions). The device is part of the type,
 // so handing a CUDA tensor to a CPU op does not compile. Default-constructed tensors and views
 // are empty (shape (0)).
 
@@ -11,7 +11,8 @@
 #include <type_traits>
 #include <vector>
 
-#include <Eigen/Core>
+#include <cstddef>
+#include <new>
 
 #include "est/core/device.hpp"
 #include "est/core/error.hpp"
@@ -131,16 +132,6 @@ class MatrixView {
     return block(0, c0, rows_, ncols);
   }
 
-  /// Eigen map of this view (row-major, outer stride = row stride). CPU only.
-  [[nodiscard]] auto eigen() const
-    requires std::same_as<Device, cpu>
-  {
-    using Matrix = Eigen::Matrix<value_type, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-    using Mapped = std::conditional_t<std::is_const_v<T>, const Matrix, Matrix>;
-    return Eigen::Map<Mapped, Eigen::Unaligned, Eigen::OuterStride<>>(
-        data_, rows_, cols_, Eigen::OuterStride<>(stride_));
-  }
-
  private:
   T* data_ = nullptr;
   Index rows_ = 0;
@@ -164,8 +155,26 @@ using ConstView = std::type_identity_t<TensorView<const T, Device>>;
 template <class T, class Device = cpu>
 using ConstMatrix = std::type_identity_t<MatrixView<const T, Device>>;
 
-/// An owning, zero-initialised CPU tensor whose storage is aligned for Eigen's vector
-/// instructions (EIGEN_MAX_ALIGN_BYTES); Tensor<T, cuda> is in est/backend/cuda/memory.cuh.
+/// Storage aligned to a cache line (64 bytes, what 512-bit vector loads want).
+template <class T>
+struct AlignedAllocator {
+  using value_type = T;
+  static constexpr std::align_val_t alignment{64};
+  AlignedAllocator() = default;
+  template <class U>
+  constexpr AlignedAllocator(const AlignedAllocator<U>&) noexcept {}
+  [[nodiscard]] T* allocate(std::size_t n) {
+    return static_cast<T*>(::operator new(n * sizeof(T), alignment));
+  }
+  void deallocate(T* p, std::size_t) noexcept { ::operator delete(p, alignment); }
+  template <class U>
+  friend bool operator==(const AlignedAllocator&, const AlignedAllocator<U>&) noexcept {
+    return true;
+  }
+};
+
+/// An owning, zero-initialised CPU tensor whose storage is aligned to 64 bytes (for vector
+/// instructions); Tensor<T, cuda> is in est/backend/cuda/memory.cuh.
 /// Views must not outlive it: taking one from a temporary
 /// does not compile.
 template <class T, class Device = cpu>
@@ -197,7 +206,7 @@ class Tensor {
   }
 
  private:
-  std::vector<T, Eigen::aligned_allocator<T>> storage_;
+  std::vector<T, AlignedAllocator<T>> storage_;
   Shape shape_ = Shape{0};
 };
 

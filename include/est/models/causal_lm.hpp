@@ -23,8 +23,8 @@
 #include <string>
 #include <type_traits>
 
-#include "est/backend/cpu/cross_entropy.hpp"
-#include "est/backend/cpu/memory.hpp"
+#include "est/ops/cross_entropy.hpp"
+#include "est/ops/memory.hpp"
 #include "est/core/checks.hpp"
 #include "est/core/context.hpp"
 #include "est/core/tensor.hpp"

@@ -38,7 +38,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "est/backend/cpu/mask.hpp"
+#include "est/ops/mask.hpp"
 #include "est/core/context.hpp"
 #include "est/core/error.hpp"
 #include "est/core/parameter_spec.hpp"

@@ -7,7 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "est/ops/adamw.hpp"
+#include "est/ops/adamw_slice.hpp"
 
 namespace est::reference {
 

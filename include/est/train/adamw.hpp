@@ -24,8 +24,8 @@
 #include <span>
 #include <vector>
 
-#include "est/backend/cpu/adamw.hpp"
-#include "est/backend/cpu/memory.hpp"
+#include "est/ops/adamw.hpp"
+#include "est/ops/memory.hpp"
 #include "est/core/tensor.hpp"
 #include "est/core/parameter_spec.hpp"
 

@@ -29,7 +29,7 @@
 #include "est/subnet/schedule.hpp"
 #include "est/subnet/slice_plan.hpp"
 #include "est/subnet/unit_gradients.hpp"
-#include "est/backend/cpu/norm.hpp"
+#include "est/ops/norm.hpp"
 #include "est/train/adamw.hpp"
 #include "est/train/lr_schedule.hpp"
 

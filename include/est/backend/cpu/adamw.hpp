@@ -7,7 +7,7 @@
 
 #include "est/backend/cpu/parallel.hpp"
 #include "est/core/context.hpp"
-#include "est/ops/adamw.hpp"
+#include "est/ops/adamw_slice.hpp"
 
 namespace est {
 

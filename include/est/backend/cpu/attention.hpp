@@ -9,6 +9,7 @@
 
 #include <cmath>
 
+#include "est/backend/cpu/arrays.hpp"
 #include "est/backend/cpu/parallel.hpp"
 #include "est/core/op_checks.hpp"
 #include "est/core/tensor.hpp"

@@ -16,39 +16,10 @@
 
 #include "est/backend/cpu/parallel.hpp"
 #include "est/core/checks.hpp"
+#include "est/core/index_runs.hpp"
 #include "est/core/tensor.hpp"
 
 namespace est {
-
-namespace cpu_detail {
-
-struct IndexRun {
-  Index source;  // first full-matrix index of the run
-  Index packed;  // its position in the packed matrix
-  Index length;
-};
-
-/// Checks that the indices are strictly increasing and in [0, n), and splits the list into runs
-/// of consecutive indices.
-inline std::vector<IndexRun> index_runs(std::span<const Index> indices, Index n, const char* op) {
-  std::vector<IndexRun> runs;
-  for (std::size_t i = 0; i < indices.size(); ++i) {
-    const Index v = indices[i];
-    require<value_error>(v >= 0 && v < n, op, ": index ", v, " (position ", i,
-                         ") is outside [0, ", n, ")");
-    require<value_error>(i == 0 || v > indices[i - 1], op, ": index ", v, " (position ", i,
-                         ") does not follow ", i == 0 ? 0 : indices[i - 1],
-                         "; indices must be strictly increasing");
-    if (!runs.empty() && runs.back().source + runs.back().length == v) {
-      ++runs.back().length;
-    } else {
-      runs.push_back({v, static_cast<Index>(i), 1});
-    }
-  }
-  return runs;
-}
-
-}  // namespace cpu_detail
 
 /// packed (R, k) = full (R, n) columns `columns`.
 template <class T>
@@ -57,7 +28,7 @@ void gather_columns(const Context<cpu>& ctx, MatrixView<T> packed, ConstMatrix<T
   require<shape_error>(packed.rows() == full.rows() && packed.cols() == std::ssize(columns),
                        "gather_columns: packed is ", packed.rows(), "x", packed.cols(),
                        ", expected ", full.rows(), "x", columns.size());
-  const auto runs = cpu_detail::index_runs(columns, full.cols(), "gather_columns");
+  const auto runs = detail::index_runs(columns, full.cols(), "gather_columns");
   expect_no_overlap(packed, full, "gather_columns", "packed", "full");
   cpu_detail::parallel_ranges(ctx, full.rows(), [&](Index r0, Index r1) {
     for (Index r = r0; r < r1; ++r) {
@@ -75,7 +46,7 @@ void scatter_add_columns(const Context<cpu>& ctx, MatrixView<T> full, ConstMatri
   require<shape_error>(packed.rows() == full.rows() && packed.cols() == std::ssize(columns),
                        "scatter_add_columns: packed is ", packed.rows(), "x", packed.cols(),
                        ", expected ", full.rows(), "x", columns.size());
-  const auto runs = cpu_detail::index_runs(columns, full.cols(), "scatter_add_columns");
+  const auto runs = detail::index_runs(columns, full.cols(), "scatter_add_columns");
   expect_no_overlap(full, packed, "scatter_add_columns", "full", "packed");
   cpu_detail::parallel_ranges(ctx, full.rows(), [&](Index r0, Index r1) {
     for (Index r = r0; r < r1; ++r) {
@@ -95,7 +66,7 @@ void gather_rows(const Context<cpu>& ctx, MatrixView<T> packed, ConstMatrix<T> f
   require<shape_error>(packed.cols() == full.cols() && packed.rows() == std::ssize(rows),
                        "gather_rows: packed is ", packed.rows(), "x", packed.cols(), ", expected ",
                        rows.size(), "x", full.cols());
-  (void)cpu_detail::index_runs(rows, full.rows(), "gather_rows");
+  (void)detail::index_runs(rows, full.rows(), "gather_rows");
   expect_no_overlap(packed, full, "gather_rows", "packed", "full");
   cpu_detail::parallel_ranges(ctx, packed.rows(), [&](Index r0, Index r1) {
     for (Index r = r0; r < r1; ++r) std::copy_n(&full(rows[r], 0), full.cols(), &packed(r, 0));
@@ -109,7 +80,7 @@ void scatter_add_rows(const Context<cpu>& ctx, MatrixView<T> full, ConstMatrix<T
   require<shape_error>(packed.cols() == full.cols() && packed.rows() == std::ssize(rows),
                        "scatter_add_rows: packed is ", packed.rows(), "x", packed.cols(),
                        ", expected ", rows.size(), "x", full.cols());
-  (void)cpu_detail::index_runs(rows, full.rows(), "scatter_add_rows");
+  (void)detail::index_runs(rows, full.rows(), "scatter_add_rows");
   expect_no_overlap(full, packed, "scatter_add_rows", "full", "packed");
   cpu_detail::parallel_ranges(ctx, packed.rows(), [&](Index r0, Index r1) {
     for (Index r = r0; r < r1; ++r) {

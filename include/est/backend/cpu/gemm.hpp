@@ -11,6 +11,7 @@
 
 #include <algorithm>
 
+#include "est/backend/cpu/arrays.hpp"
 #include "est/backend/cpu/parallel.hpp"
 #include "est/core/checks.hpp"
 #include "est/core/context.hpp"
@@ -35,9 +36,9 @@ void eigen_product(CMap&& c, const AExpr& a, const BExpr& b, T alpha, T beta) {
 template <class T>
 void gemm_panel(MatrixView<T> c, MatrixView<const T> a, Transpose ta, MatrixView<const T> b,
                 Transpose tb, T alpha, T beta) {
-  auto C = c.eigen();
-  const auto A = a.eigen();
-  const auto B = b.eigen();
+  auto C = eigen_map(c);
+  const auto A = eigen_map(a);
+  const auto B = eigen_map(b);
   if (ta == Transpose::no && tb == Transpose::no) eigen_product(C, A, B, alpha, beta);
   if (ta == Transpose::no && tb == Transpose::yes) eigen_product(C, A, B.transpose(), alpha, beta);
   if (ta == Transpose::yes && tb == Transpose::no) eigen_product(C, A.transpose(), B, alpha, beta);

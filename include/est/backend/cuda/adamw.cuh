@@ -7,7 +7,7 @@
 
 #include "est/backend/cuda/kernels.cuh"
 #include "est/core/tensor.hpp"
-#include "est/ops/adamw.hpp"
+#include "est/ops/adamw_slice.hpp"
 
 namespace est {
 

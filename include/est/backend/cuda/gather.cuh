@@ -10,7 +10,8 @@
 #include <span>
 #include <vector>
 
-#include "est/backend/cpu/gather.hpp"
+#include "est/core/checks.hpp"
+#include "est/core/index_runs.hpp"
 #include "est/backend/cuda/kernels.cuh"
 
 namespace est {
@@ -20,7 +21,7 @@ namespace cuda_detail {
 /// Checks `indices` against [0, n) and copies them to the device; returns the device copy.
 inline const Index* upload_indices(const Context<cuda>& ctx, std::span<const Index> indices,
                                    Index n, const char* op) {
-  (void)cpu_detail::index_runs(indices, n, op);  // throws on an unsorted or out-of-range index
+  (void)detail::index_runs(indices, n, op);  // throws on an unsorted or out-of-range index
   auto* device = static_cast<Index*>(
       ctx.scratch(Context<cuda>::Scratch::indices, sizeof(Index) * (indices.size() + 1)));
   if (!indices.empty()) {

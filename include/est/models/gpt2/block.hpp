@@ -18,11 +18,11 @@
 #include <span>
 #include <vector>
 
-#include "est/backend/cpu/attention.hpp"
-#include "est/backend/cpu/gather.hpp"
-#include "est/backend/cpu/gelu.hpp"
-#include "est/backend/cpu/linear.hpp"
-#include "est/backend/cpu/memory.hpp"
+#include "est/ops/attention.hpp"
+#include "est/ops/gather.hpp"
+#include "est/ops/gelu.hpp"
+#include "est/ops/linear.hpp"
+#include "est/ops/memory.hpp"
 #include "est/models/gpt2/activations.hpp"
 #include "est/models/gpt2/parameters.hpp"
 #include "est/models/slicing.hpp"

@@ -20,14 +20,14 @@
 #include <type_traits>
 #include <vector>
 
-#include "est/backend/cpu/attention.hpp"
-#include "est/backend/cpu/embedding.hpp"
-#include "est/backend/cpu/gelu.hpp"
-#include "est/backend/cpu/gemm.hpp"
-#include "est/backend/cpu/layernorm.hpp"
-#include "est/backend/cpu/linear.hpp"
-#include "est/backend/cpu/memory.hpp"
-#include "est/backend/cpu/residual.hpp"
+#include "est/ops/attention.hpp"
+#include "est/ops/embedding.hpp"
+#include "est/ops/gelu.hpp"
+#include "est/ops/gemm.hpp"
+#include "est/ops/layernorm.hpp"
+#include "est/ops/linear.hpp"
+#include "est/ops/memory.hpp"
+#include "est/ops/residual.hpp"
 #include "est/models/gpt2/config.hpp"
 #include "est/core/context.hpp"
 #include "est/core/philox.hpp"

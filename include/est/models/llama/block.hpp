@@ -19,13 +19,13 @@
 #include <span>
 #include <vector>
 
-#include "est/backend/cpu/attention.hpp"
-#include "est/backend/cpu/gather.hpp"
-#include "est/backend/cpu/gemm.hpp"
-#include "est/backend/cpu/kv_groups.hpp"
-#include "est/backend/cpu/memory.hpp"
-#include "est/backend/cpu/rope.hpp"
-#include "est/backend/cpu/swiglu.hpp"
+#include "est/ops/attention.hpp"
+#include "est/ops/gather.hpp"
+#include "est/ops/gemm.hpp"
+#include "est/ops/kv_groups.hpp"
+#include "est/ops/memory.hpp"
+#include "est/ops/rope.hpp"
+#include "est/ops/swiglu.hpp"
 #include "est/models/llama/config.hpp"
 #include "est/models/llama/activations.hpp"
 #include "est/models/llama/parameters.hpp"

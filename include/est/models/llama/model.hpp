@@ -21,11 +21,11 @@
 #include <type_traits>
 #include <vector>
 
-#include "est/backend/cpu/embedding.hpp"
-#include "est/backend/cpu/gemm.hpp"
-#include "est/backend/cpu/memory.hpp"
-#include "est/backend/cpu/residual.hpp"
-#include "est/backend/cpu/rmsnorm.hpp"
+#include "est/ops/embedding.hpp"
+#include "est/ops/gemm.hpp"
+#include "est/ops/memory.hpp"
+#include "est/ops/residual.hpp"
+#include "est/ops/rmsnorm.hpp"
 #include "est/core/context.hpp"
 #include "est/models/llama/config.hpp"
 #include "est/core/philox.hpp"

@@ -1,6 +1,5 @@
 #pragma once
-// Elementwise ops on the GPU: GELU (GPT-2's tanh approximation) and the residual connection.
-// Same contracts as the CPU gelu.hpp and residual.hpp.
+// GELU (GPT-2's tanh approximation) on the GPU; the contract of ops/gelu.hpp.
 
 #include "est/backend/cuda/kernels.cuh"
 #include "est/core/tensor.hpp"
@@ -25,20 +24,6 @@ __global__ void gelu_backward_kernel(T* d_x, const T* x, const T* d_out, Index n
   const T th = tanh(k * (v + c * v * v * v));
   const T inner_grad = k * (T(1) + T(3) * c * v * v);
   d_x[i] = (T(0.5) * (T(1) + th) + T(0.5) * v * (T(1) - th * th) * inner_grad) * d_out[i];
-}
-
-template <class T>
-__global__ void add_kernel(T* out, const T* a, const T* b, Index n) {
-  const Index i = Index(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i < n) out[i] = a[i] + b[i];
-}
-
-template <class T>
-__global__ void accumulate_twice_kernel(T* d_a, T* d_b, const T* d_out, Index n) {
-  const Index i = Index(blockIdx.x) * blockDim.x + threadIdx.x;
-  if (i >= n) return;
-  d_a[i] += d_out[i];
-  d_b[i] += d_out[i];
 }
 
 }  // namespace cuda_detail
@@ -66,34 +51,6 @@ void gelu_backward(const Context<cuda>& ctx, TensorView<T, cuda> d_x, ConstView<
   if (n == 0) return;
   cuda_detail::gelu_backward_kernel<<<cuda_detail::blocks_for(n, 256), 256, 0, ctx.stream()>>>(
       d_x.data(), x.data(), d_out.data(), n);
-  EST_CUDA_CHECK_LAUNCH();
-}
-
-/// out (n) = a (n) + b (n).
-template <class T>
-void residual_forward(const Context<cuda>& ctx, TensorView<T, cuda> out, ConstView<T, cuda> a,
-                      ConstView<T, cuda> b) {
-  require<shape_error>(out.numel() == a.numel() && b.numel() == a.numel(),
-                       "residual_forward: out, a and b must have the same size, got ",
-                       out.numel(), ", ", a.numel(), " and ", b.numel());
-  const Index n = a.numel();
-  if (n == 0) return;
-  cuda_detail::add_kernel<<<cuda_detail::blocks_for(n, 256), 256, 0, ctx.stream()>>>(
-      out.data(), a.data(), b.data(), n);
-  EST_CUDA_CHECK_LAUNCH();
-}
-
-/// d_a (n) += d_out; d_b (n) += d_out.
-template <class T>
-void residual_backward(const Context<cuda>& ctx, TensorView<T, cuda> d_a, TensorView<T, cuda> d_b,
-                       ConstView<T, cuda> d_out) {
-  require<shape_error>(d_a.numel() == d_out.numel() && d_b.numel() == d_out.numel(),
-                       "residual_backward: d_a, d_b and d_out must have the same size, got ",
-                       d_a.numel(), ", ", d_b.numel(), " and ", d_out.numel());
-  const Index n = d_out.numel();
-  if (n == 0) return;
-  cuda_detail::accumulate_twice_kernel<<<cuda_detail::blocks_for(n, 256), 256, 0,
-                                         ctx.stream()>>>(d_a.data(), d_b.data(), d_out.data(), n);
   EST_CUDA_CHECK_LAUNCH();
 }
 
