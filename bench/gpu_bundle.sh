@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Packs the header-only dependencies of the GPU build (Eigen, range-v3, nlohmann-json, Catch2),
+# Packs the header-only dependencies of the GPU build (Eigen, nlohmann-json, Catch2),
 # with their CMake package files, into a prefix that bench/gpu_check.sh can use on a GPU machine
 # that has CUDA and CMake but neither these packages nor a network.
 #
@@ -13,8 +13,7 @@ copy() {  # copy <path under /usr> into the same place under $dest
   mkdir -p "$dest/$(dirname "$1")"
   cp -r "/usr/$1" "$dest/$1"
 }
-for path in include/eigen3 include/range include/meta include/concepts include/std \
-            include/nlohmann include/catch2 share/eigen3 lib/cmake/range-v3 \
+for path in include/eigen3 include/nlohmann include/catch2 share/eigen3 \
             share/cmake/nlohmann_json lib/cmake/Catch2 lib/libCatch2WithMain.a; do
   [[ -e "/usr/$path" ]] || { echo "gpu_bundle.sh: /usr/$path is missing; run scripts/setup.sh first" >&2; exit 1; }
   copy "$path"

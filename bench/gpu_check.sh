@@ -2,7 +2,7 @@
 # The one-shot GPU check: configures the `gpu` preset, builds the CUDA tests and bench_cuda for
 # the GPU in this machine, runs the tests labelled `gpu` and the GPU benchmarks, and prints a
 # summary last. Needs CUDA (nvcc, cuBLAS), CMake >= 3.25 and Ninja; no network. When Eigen,
-# range-v3, nlohmann-json or Catch2 are not installed, make a bundle of them on a machine that
+# nlohmann-json or Catch2 are not installed, make a bundle of them on a machine that
 # has them (bench/gpu_bundle.sh) and copy it to .gpu-deps here: it is used when present.
 #
 # Usage: bench/gpu_check.sh [LOG_DIR]   (default: build/gpu/check; about 4-6 minutes on an H100)

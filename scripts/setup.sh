@@ -5,14 +5,13 @@
 set -euo pipefail
 
 # Package -> why est needs it (also printed on systems without apt-get).
-packages=(g++ cmake ninja-build libeigen3-dev librange-v3-dev nlohmann-json3-dev libcli11-dev catch2
+packages=(g++ cmake ninja-build libeigen3-dev nlohmann-json3-dev libcli11-dev catch2
           libbenchmark-dev fortunes gnuplot-nox)
 declare -A purpose=(
   [g++]="C++20 compiler"
   [cmake]="build system (3.25 or newer)"
   [ninja-build]="build tool used by the CMake presets"
   [libeigen3-dev]="Eigen 3.4 linear algebra (est's CPU matrix kernels)"
-  [librange-v3-dev]="range-v3 library"
   [nlohmann-json3-dev]="JSON (tokenizer vocabularies, safetensors headers, checkpoints)"
   [libcli11-dev]="CLI11 command-line parsing for the example programs"
   [catch2]="Catch2 2.x unit-test framework"

@@ -2,7 +2,7 @@
 #
 # Required: CONSUMER_SOURCE_DIR, CONSUMER_BINARY_DIR, GENERATOR, CXX_COMPILER.
 # Optional: GENERATOR_PLATFORM, GENERATOR_TOOLSET, MAKE_PROGRAM, PREFIX_PATH (where est is
-# installed), EST_SOURCE_DIR (for add_subdirectory), Eigen3_DIR, range-v3_DIR.
+# installed), EST_SOURCE_DIR (for add_subdirectory), Eigen3_DIR.
 # Any failing step stops with FATAL_ERROR and shows that step's output, so that CTest's log
 # says why the consumer could not be built or run.
 cmake_minimum_required(VERSION 3.25)
@@ -39,7 +39,7 @@ foreach(_var IN ITEMS MAKE_PROGRAM PREFIX_PATH)
     list(APPEND _args "-DCMAKE_${_var}=${${_var}}")
   endif()
 endforeach()
-foreach(_var IN ITEMS EST_SOURCE_DIR Eigen3_DIR range-v3_DIR)
+foreach(_var IN ITEMS EST_SOURCE_DIR Eigen3_DIR)
   if(NOT "${${_var}}" STREQUAL "")
     list(APPEND _args "-D${_var}=${${_var}}")
   endif()

@@ -3,6 +3,7 @@
 // asked of a device without a backend fails to compile instead of failing at run time.
 
 #include <concepts>
+#include <type_traits>
 
 namespace est {
 
@@ -16,9 +17,13 @@ struct cuda {
   static constexpr const char* name = "cuda";
 };
 
-/// A type est knows as a device tag.
+/// A device tag: an empty type with a static `name`. est ships cpu and cuda; a backend for
+/// another device adds its tag, its Context specialisation, its Tensor and its ops, and the
+/// models, optimizer and trainer take it unchanged.
 template <class D>
-concept device = std::same_as<D, cpu> || std::same_as<D, cuda>;
+concept device = std::is_empty_v<D> && requires {
+  { D::name } -> std::convertible_to<const char*>;
+};
 
 namespace detail {
 template <class...>

@@ -156,6 +156,89 @@ inline nlohmann::json read_json(const std::filesystem::path& path) {
   return std::nullopt;
 }
 
+namespace detail {
+
+/// Removes the hidden temporary directories that a crash during an earlier save left in `dir`
+/// (those of processes that are gone).
+inline void remove_stale_temporaries(const std::filesystem::path& dir) {
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    const auto tmp_at = name.find(".tmp-");
+    if (name.starts_with(".step-") && tmp_at != std::string::npos &&
+        !process_alive(std::atol(name.c_str() + tmp_at + 5))) {
+      std::filesystem::remove_all(entry.path(), ec);
+    }
+  }
+}
+
+/// Removes the complete checkpoints of `dir` older than `step` beyond the newest
+/// `keep_last - 1` of them; the one at `step`, and any later one (another run's), stay.
+inline void prune_checkpoints(const std::filesystem::path& dir, std::int64_t step,
+                              int keep_last) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  std::vector<std::pair<std::int64_t, fs::path>> older;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const auto s = checkpoint_step(entry.path());
+    if (s && *s < step && entry.is_directory() &&
+        fs::is_regular_file(entry.path() / "state.json")) {
+      older.emplace_back(*s, entry.path());
+    }
+  }
+  std::sort(older.begin(), older.end());
+  const std::size_t keep_older = std::size_t(keep_last) - 1;
+  for (std::size_t i = 0; i + keep_older < older.size(); ++i) fs::remove_all(older[i].second, ec);
+}
+
+/// optimizer.safetensors: AdamW's moments and, in frozen mode, its per-element step counts.
+template <class T, class Optimizer>
+void write_optimizer_file(const std::filesystem::path& path, Optimizer& opt) {
+  const auto m = opt.first_moments(), v = opt.second_moments();
+  const auto counts = opt.element_steps();
+  std::vector<SafetensorsEntry> entries{
+      safetensors_entry<T>("m", {m.numel()}, std::span<const T>(m.data(), std::size_t(m.numel()))),
+      safetensors_entry<T>("v", {v.numel()}, std::span<const T>(v.data(), std::size_t(v.numel())))};
+  if (counts.numel() > 0) {
+    entries.push_back(safetensors_entry<std::int32_t>(
+        "element_steps", {counts.numel()},
+        std::span<const std::int32_t>(counts.data(), std::size_t(counts.numel()))));
+  }
+  write_safetensors(path, entries, {{"steps_taken", std::to_string(opt.steps_taken())}});
+}
+
+/// state.json of a checkpoint whose other files are already in `dir`.
+template <class Trainer, class Family>
+nlohmann::json checkpoint_state(const std::filesystem::path& dir, Trainer& trainer,
+                                const nlohmann::json& run) {
+  const auto& meter = trainer.flops();
+  nlohmann::json state = {
+      {"format", "est-checkpoint"},
+      {"version", 1},
+      {"step", trainer.steps_done()},
+      {"non_finite_steps", trainer.non_finite_steps()},
+      {"optimizer_steps", trainer.optimizer().steps_taken()},
+      {"model", Family::config_json(Trainer::config)},
+      {"flops",
+       {{"steps", meter.steps()},
+        {"total", meter.total()},
+        {"total_full", meter.total_full()},
+        {"last", flops_json(meter.last())},
+        {"last_full", flops_json(meter.last_full())}}},
+      {"run", run},
+      {"files",
+       {{"model.safetensors", file_digest(dir / "model.safetensors")},
+        {"optimizer.safetensors", file_digest(dir / "optimizer.safetensors")}}},
+      {"complete", true}};
+  if constexpr (ObservingSamplingPolicy<typename Trainer::sampling_type>) {
+    // Doubles are written with 17 significant digits: they read back bit for bit.
+    state["sampling"] = trainer.subnetworks().sampling().state();
+  }
+  return state;
+}
+
+}  // namespace detail
+
 /// Saves the training state of `trainer` (an est::Trainer) at its current step into
 /// `dir/step-N`, with `run` (the caller's run configuration) stored alongside; keeps the newest
 /// `keep_last` checkpoints (0 keeps all). Returns the checkpoint's path. Throws io_error naming
@@ -177,68 +260,23 @@ std::filesystem::path save_checkpoint(const std::filesystem::path& dir, Trainer&
   const fs::path final_dir = dir / detail::checkpoint_name(step);
   require<io_error>(!fs::exists(final_dir), "checkpoint '", final_dir.string(),
                     "' already exists; checkpoints are never overwritten");
-  // Stale temporary directories are what a crash during an earlier save left behind.
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    const std::string name = entry.path().filename().string();
-    const auto tmp_at = name.find(".tmp-");
-    if (name.starts_with(".step-") && tmp_at != std::string::npos &&
-        !detail::process_alive(std::atol(name.c_str() + tmp_at + 5))) {
-      fs::remove_all(entry.path(), ec);
-    }
-  }
+  detail::remove_stale_temporaries(dir);
   const fs::path tmp =
       dir / ("." + detail::checkpoint_name(step) + ".tmp-" + std::to_string(::getpid()));
   fs::create_directory(tmp, ec);
   require<io_error>(!ec, "cannot write to checkpoint directory '", dir.string(), "': ",
                     ec.message());
-  {
-    const auto arena = trainer.model().parameter_arena();
-    detail::require_finite<value_error>(std::span<const T>(arena.data(), std::size_t(arena.numel())),
-                                        "save_checkpoint: refusing to save non-finite weights");
-  }
+  auto& model = trainer.model();
+  const auto arena = model.parameter_arena();
+  const std::span<const T> weights(arena.data(), std::size_t(arena.numel()));
+  detail::require_finite<value_error>(weights,
+                                      "save_checkpoint: refusing to save non-finite weights");
   try {
-    auto& model = trainer.model();
-    const auto arena = model.parameter_arena();
-    Family::save_weights(tmp, Trainer::config, model.parameter_specs(),
-                             std::span<const T>(arena.data(), std::size_t(arena.numel())),
-                             {{"est.step", std::to_string(step)}});
-    auto& opt = trainer.optimizer();
-    const auto m = opt.first_moments(), v = opt.second_moments();
-    const auto counts = opt.element_steps();
-    std::vector<SafetensorsEntry> entries{
-        safetensors_entry<T>("m", {m.numel()}, std::span<const T>(m.data(), std::size_t(m.numel()))),
-        safetensors_entry<T>("v", {v.numel()}, std::span<const T>(v.data(), std::size_t(v.numel())))};
-    if (counts.numel() > 0) {
-      entries.push_back(safetensors_entry<std::int32_t>(
-          "element_steps", {counts.numel()},
-          std::span<const std::int32_t>(counts.data(), std::size_t(counts.numel()))));
-    }
-    write_safetensors(tmp / "optimizer.safetensors", entries,
-                      {{"steps_taken", std::to_string(opt.steps_taken())}});
-    const auto& meter = trainer.flops();
-    nlohmann::json state = {
-        {"format", "est-checkpoint"},
-        {"version", 1},
-        {"step", step},
-        {"non_finite_steps", trainer.non_finite_steps()},
-        {"optimizer_steps", opt.steps_taken()},
-        {"model", Family::config_json(Trainer::config)},
-        {"flops",
-         {{"steps", meter.steps()},
-          {"total", meter.total()},
-          {"total_full", meter.total_full()},
-          {"last", detail::flops_json(meter.last())},
-          {"last_full", detail::flops_json(meter.last_full())}}},
-        {"run", run},
-        {"files",
-         {{"model.safetensors", detail::file_digest(tmp / "model.safetensors")},
-          {"optimizer.safetensors", detail::file_digest(tmp / "optimizer.safetensors")}}},
-        {"complete", true}};
-    if constexpr (ObservingSamplingPolicy<typename Trainer::sampling_type>) {
-      // Doubles are written with 17 significant digits: they read back bit for bit.
-      state["sampling"] = trainer.subnetworks().sampling().state();
-    }
-    const std::string text = state.dump(2) + "\n";
+    Family::save_weights(tmp, Trainer::config, model.parameter_specs(), weights,
+                         {{"est.step", std::to_string(step)}});
+    detail::write_optimizer_file<T>(tmp / "optimizer.safetensors", trainer.optimizer());
+    const std::string text =
+        detail::checkpoint_state<Trainer, Family>(tmp, trainer, run).dump(2) + "\n";
     write_file_atomically(tmp / "state.json",
                           std::as_bytes(std::span<const char>(text.data(), text.size())));
     fs::rename(tmp, final_dir, ec);
@@ -249,30 +287,78 @@ std::filesystem::path save_checkpoint(const std::filesystem::path& dir, Trainer&
     fs::remove_all(tmp, ec);  // a crash would leave it; the next save removes it then
     throw;
   }
-  if (keep_last > 0) {
-    // Only complete checkpoints up to this one count; the one just written, and any later one
-    // (another run's), are never removed.
-    std::vector<std::pair<std::int64_t, fs::path>> older;
-    for (const auto& entry : fs::directory_iterator(dir, ec)) {
-      const auto s = detail::checkpoint_step(entry.path());
-      if (s && *s < step && entry.is_directory() &&
-          fs::is_regular_file(entry.path() / "state.json")) {
-        older.emplace_back(*s, entry.path());
-      }
-    }
-    std::sort(older.begin(), older.end());
-    const std::size_t keep_older = std::size_t(keep_last) - 1;
-    for (std::size_t i = 0; i + keep_older < older.size(); ++i) {
-      fs::remove_all(older[i].second, ec);
-    }
-  }
+  if (keep_last > 0) detail::prune_checkpoints(dir, step, keep_last);
   return final_dir;
 }
 
-/// Restores `trainer` (model weights, optimizer state, step and counters) from checkpoint
-/// directory `path`; returns the stored run configuration. Throws io_error naming the file and
-/// field when the checkpoint is incomplete, malformed or of another model configuration; the
-/// model and optimizer are written only after every file has been checked.
+namespace detail {
+
+/// The optimizer state of a checkpoint, read and checked.
+template <class T>
+struct StoredOptimizer {
+  std::vector<T> m, v;                // (P) moments
+  std::vector<std::int32_t> counts;   // (P) per-element step counts, or empty
+  long long steps_taken = 0;
+};
+
+/// Reads optimizer.safetensors of checkpoint `path` for `size` parameters; the counts must lie
+/// in [0, steps_taken] and steps_taken in [0, step].
+template <class T>
+StoredOptimizer<T> read_optimizer_file(const std::filesystem::path& path, std::size_t size,
+                                       long long steps_taken, std::int64_t step,
+                                       const std::string& state_file) {
+  const std::string name = (path / "optimizer.safetensors").string();
+  const auto file = SafetensorsFile::open(path / "optimizer.safetensors");
+  StoredOptimizer<T> out{std::vector<T>(size), std::vector<T>(size), {}, steps_taken};
+  file.copy_to<T>("m", out.m);
+  file.copy_to<T>("v", out.v);
+  if (file.contains("element_steps")) {
+    out.counts.resize(size);
+    file.copy_to<std::int32_t>("element_steps", out.counts);
+  }
+  require_finite<io_error>(std::span<const T>(out.m), name + ": a first moment");
+  require_finite<io_error>(std::span<const T>(out.v), name + ": a second moment");
+  require<io_error>(steps_taken >= 0 && steps_taken <= step, state_file, ": optimizer_steps ",
+                    steps_taken, " is outside [0, step = ", step, "]");
+  for (std::size_t i = 0; i < out.counts.size(); ++i) {
+    require<io_error>(out.counts[i] >= 0 && out.counts[i] <= steps_taken, name,
+                      ": element_steps[", i, "] = ", out.counts[i], " is outside [0, ",
+                      steps_taken, "]");
+  }
+  return out;
+}
+
+/// A copy of `current` with the state a checkpoint's state.json holds for it: none (then the
+/// policy must accept an empty state) or "sampling".
+template <class Sampling>
+Sampling restored_sampling(const Sampling& current, const nlohmann::json& state,
+                           const std::string& file) {
+  Sampling sampling = current;
+  if (!state.contains("sampling")) {
+    // Written by a policy that keeps no state: fine for a policy whose state may be empty.
+    try {
+      sampling.restore({});
+    } catch (const value_error&) {
+      fail<io_error>(file, ": the checkpoint holds no state of ", sampling.name(),
+                     " (it was written by a run with another sampling policy)");
+    }
+    return sampling;
+  }
+  try {
+    sampling.restore(state.at("sampling").get<std::map<std::string, std::vector<double>>>());
+  } catch (const value_error& e) {
+    fail<io_error>(file, ": \"sampling\": ", e.what());
+  }
+  return sampling;
+}
+
+}  // namespace detail
+
+/// Restores `trainer` (model weights, optimizer state, step and counters, and the state of a
+/// sampling policy that learns) from checkpoint directory `path`; returns the stored run
+/// configuration. Throws io_error naming the file and field when the checkpoint is incomplete,
+/// malformed or of another model configuration; the model and optimizer are written only
+/// after every file has been checked.
 template <class Trainer>
 nlohmann::json load_checkpoint(const std::filesystem::path& path, Trainer& trainer) {
   static_assert(std::is_same_v<typename Trainer::device_type, cpu>,
@@ -280,6 +366,7 @@ nlohmann::json load_checkpoint(const std::filesystem::path& path, Trainer& train
                 "version of est does not checkpoint a run on the GPU");
   using T = typename Trainer::scalar_type;
   using Family = family_t<std::remove_cvref_t<decltype(Trainer::config)>>;
+  using Sampling = typename Trainer::sampling_type;
   const auto state_path = path / "state.json";
   const nlohmann::json state = detail::read_json(state_path);
   const std::string file = state_path.string();
@@ -291,9 +378,6 @@ nlohmann::json load_checkpoint(const std::filesystem::path& path, Trainer& train
     require<io_error>(state.at("model") == expected, file,
                       ": the checkpoint is of another model configuration: it has ",
                       state.at("model").dump(), ", this model is ", expected.dump());
-    auto& model = trainer.model();
-    auto& opt = trainer.optimizer();
-    const auto specs = model.parameter_specs();
     for (const char* name : {"model.safetensors", "optimizer.safetensors"}) {
       const std::string stored = state.at("files").at(name).get<std::string>();
       require<io_error>(detail::file_digest(path / name) == stored, (path / name).string(),
@@ -301,75 +385,40 @@ nlohmann::json load_checkpoint(const std::filesystem::path& path, Trainer& train
                         "(the file is damaged)");
     }
     // Read and check everything into buffers first, so a failure leaves the trainer as it was.
+    auto& model = trainer.model();
     std::vector<T> weights(std::size_t(model.parameter_arena().numel()));
-    Family::load_weights(path, Trainer::config, specs,
-                               std::span<T>(weights));
+    Family::load_weights(path, Trainer::config, model.parameter_specs(), std::span<T>(weights));
     detail::require_finite<io_error>(std::span<const T>(weights),
                                      (path / "model.safetensors").string() + ": a weight");
-    const auto optimizer = SafetensorsFile::open(path / "optimizer.safetensors");
-    std::vector<T> m(weights.size()), v(weights.size());
-    optimizer.copy_to<T>("m", m);
-    optimizer.copy_to<T>("v", v);
-    std::vector<std::int32_t> counts;
-    if (optimizer.contains("element_steps")) {
-      counts.resize(weights.size());
-      optimizer.copy_to<std::int32_t>("element_steps", counts);
-    }
-    const auto steps_taken = state.at("optimizer_steps").get<long long>();
+    const auto step = state.at("step").get<std::int64_t>();
+    const auto non_finite = state.at("non_finite_steps").get<std::int64_t>();
+    const auto stored = detail::read_optimizer_file<T>(
+        path, weights.size(), state.at("optimizer_steps").get<long long>(), step, file);
     const auto& f = state.at("flops");
     const FlopsMeter meter = FlopsMeter::restore(
         f.at("steps").get<std::int64_t>(), f.at("total").get<double>(),
         f.at("total_full").get<double>(), detail::flops_from(f.at("last")),
         detail::flops_from(f.at("last_full")));
-    const auto step = state.at("step").get<std::int64_t>();
-    const auto non_finite = state.at("non_finite_steps").get<std::int64_t>();
-    const std::string optimizer_file = (path / "optimizer.safetensors").string();
-    detail::require_finite<io_error>(std::span<const T>(m), optimizer_file + ": a first moment");
-    detail::require_finite<io_error>(std::span<const T>(v), optimizer_file + ": a second moment");
-    require<io_error>(steps_taken >= 0 && steps_taken <= step, file, ": optimizer_steps ",
-                      steps_taken, " is outside [0, step = ", step, "]");
-    for (std::size_t i = 0; i < counts.size(); ++i) {
-      require<io_error>(counts[i] >= 0 && counts[i] <= steps_taken, optimizer_file,
-                        ": element_steps[", i, "] = ", counts[i], " is outside [0, ",
-                        steps_taken, "]");
-    }
     try {
       Trainer::check_restore(step, non_finite);
     } catch (const value_error& e) {
       fail<io_error>(file, ": ", e.what());
     }
-    // A learning sampling policy's state, restored into a copy first.
-    using Sampling = typename Trainer::sampling_type;
     std::optional<Sampling> sampling;
     if constexpr (ObservingSamplingPolicy<Sampling>) {
-      sampling = trainer.subnetworks().sampling();
-      if (!state.contains("sampling")) {
-        // Written by a policy that keeps no state: fine for a policy whose state may be empty.
-        try {
-          sampling->restore({});
-        } catch (const value_error&) {
-          fail<io_error>(file, ": the checkpoint holds no state of ", sampling->name(),
-                         " (it was written by a run with another sampling policy)");
-        }
-      } else {
-        try {
-          sampling->restore(
-              state.at("sampling").get<std::map<std::string, std::vector<double>>>());
-        } catch (const value_error& e) {
-          fail<io_error>(file, ": \"sampling\": ", e.what());
-        }
-      }
+      sampling = detail::restored_sampling(trainer.subnetworks().sampling(), state, file);
     }
 
     // Every check has passed: restore.
+    auto& opt = trainer.optimizer();
     std::copy(weights.begin(), weights.end(), model.parameter_arena().data());
-    std::copy(m.begin(), m.end(), opt.first_moments().data());
-    std::copy(v.begin(), v.end(), opt.second_moments().data());
+    std::copy(stored.m.begin(), stored.m.end(), opt.first_moments().data());
+    std::copy(stored.v.begin(), stored.v.end(), opt.second_moments().data());
     opt.clear_element_steps();
-    opt.set_steps_taken(steps_taken);
-    if (!counts.empty()) {
-      opt.set_element_steps(ConstView<std::int32_t>(
-          TensorView<const std::int32_t>(counts.data(), {Index(counts.size())})));
+    opt.set_steps_taken(stored.steps_taken);
+    if (!stored.counts.empty()) {
+      opt.set_element_steps(ConstView<std::int32_t>(TensorView<const std::int32_t>(
+          stored.counts.data(), {Index(stored.counts.size())})));
     }
     trainer.restore(step, non_finite, meter);
     if constexpr (ObservingSamplingPolicy<Sampling>) {

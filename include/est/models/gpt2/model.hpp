@@ -53,7 +53,7 @@ class Gpt2 : public CausalLm<Gpt2<Config, Device, Scalar>, Device, Scalar> {
   static_assert(Config.context >= 1, "Gpt2Config: context must be >= 1");
   static_assert(std::is_same_v<Scalar, float> || std::is_same_v<Scalar, double>,
                 "Gpt2: Scalar must be float or double");
-  static_assert(device<Device>, "Gpt2: Device must be est::cpu or est::cuda");
+  static_assert(device<Device>, "Gpt2: Device must be a device tag (est::cpu, est::cuda)");
 
  public:
   static constexpr Gpt2Config config = Config;

@@ -59,7 +59,7 @@ class Llama : public CausalLm<Llama<Config, Device, Scalar>, Device, Scalar> {
   static_assert(Config.norm_eps >= 0, "LlamaConfig: norm_eps must be >= 0");
   static_assert(std::is_same_v<Scalar, float> || std::is_same_v<Scalar, double>,
                 "Llama: Scalar must be float or double");
-  static_assert(device<Device>, "Llama: Device must be est::cpu or est::cuda");
+  static_assert(device<Device>, "Llama: Device must be a device tag (est::cpu, est::cuda)");
 
  public:
   static constexpr LlamaConfig config = Config;
