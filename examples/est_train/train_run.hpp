@@ -176,6 +176,38 @@ int head_group_of(const RunConfig& run) {
   }
 }
 
+/// One line of --metrics: what step `r` did, and the run's totals after it (val_loss when the
+/// step ended with an evaluation). JSON has no NaN: a non-finite value is null.
+inline nlohmann::json metrics_line(const std::string& label, const est::StepReport& r,
+                                   const est::FlopsMeter& flops, double elapsed,
+                                   std::optional<double> val_loss) {
+  nlohmann::json line = {{"run", label}, {"step", r.step}, {"loss", r.loss}, {"lr", r.lr},
+                         {"grad_norm", r.grad_norm}, {"skipped", r.skipped},
+                         {"active_layers", r.active_layers}, {"active_heads", r.active_heads},
+                         {"active_neurons", r.active_neurons},
+                         {"flops", r.flops.total()}, {"full_flops", r.full_flops.total()},
+                         {"cumulative_flops", flops.total()},
+                         {"cumulative_full_flops", flops.total_full()},
+                         {"seconds", r.seconds}, {"elapsed", elapsed}};
+  if (val_loss) line["val_loss"] = *val_loss;
+  if (!std::isfinite(r.loss)) line["loss"] = nullptr;
+  if (!std::isfinite(r.grad_norm)) line["grad_norm"] = nullptr;
+  return line;
+}
+
+/// The totals of a finished (or stopped) run: steps, mean of the recent training losses, the
+/// last validation loss, FLOPs and skipped steps.
+template <class Trainer>
+void summarise(RunResult& result, const Trainer& trainer, const std::vector<double>& recent) {
+  result.steps = trainer.steps_done();
+  result.train_loss = recent.empty() ? NAN : 0.0;
+  for (double l : recent) result.train_loss += l / double(recent.size());
+  result.val_loss = result.curve.empty() ? NAN : result.curve.back().loss;
+  result.flops = trainer.flops().total();
+  result.full_flops = trainer.flops().total_full();
+  result.skipped = trainer.non_finite_steps();
+}
+
 /// Trains `run`, resuming from the newest checkpoint of `checkpoint_dir` when inv.resume (the
 /// caller passes the configuration stored there).
 template <auto Config>
@@ -286,18 +318,9 @@ RunResult train_run(RunConfig run, const Invocation& inv, const std::string& lab
     const double val_loss = eval_now ? evaluate() : NAN;
     progress.update(r, trainer.flops(), result.seconds, val_loss);
     if (metrics.is_open()) {
-      nlohmann::json line = {{"run", label}, {"step", r.step}, {"loss", r.loss}, {"lr", r.lr},
-                             {"grad_norm", r.grad_norm}, {"skipped", r.skipped},
-                             {"active_layers", r.active_layers}, {"active_heads", r.active_heads},
-                             {"active_neurons", r.active_neurons},
-                             {"flops", r.flops.total()}, {"full_flops", r.full_flops.total()},
-                             {"cumulative_flops", trainer.flops().total()},
-                             {"cumulative_full_flops", trainer.flops().total_full()},
-                             {"seconds", r.seconds}, {"elapsed", result.seconds}};
-      if (eval_now) line["val_loss"] = val_loss;
-      if (!std::isfinite(r.loss)) line["loss"] = nullptr;
-      if (!std::isfinite(r.grad_norm)) line["grad_norm"] = nullptr;
-      metrics << line.dump() << '\n' << std::flush;
+      const auto evaluated = eval_now ? std::optional<double>(val_loss) : std::nullopt;
+      metrics << metrics_line(label, r, trainer.flops(), result.seconds, evaluated).dump()
+              << '\n' << std::flush;
     }
     const bool interval = inv.checkpoint_interval > 0 && done % inv.checkpoint_interval == 0;
     if (inv.stop_after > 0 && done >= inv.stop_after && done < run.steps) {
@@ -309,13 +332,7 @@ RunResult train_run(RunConfig run, const Invocation& inv, const std::string& lab
   }
   progress.finish();
 
-  result.steps = trainer.steps_done();
-  result.train_loss = recent.empty() ? NAN : 0.0;
-  for (double l : recent) result.train_loss += l / double(recent.size());
-  result.val_loss = result.curve.empty() ? NAN : result.curve.back().loss;
-  result.flops = trainer.flops().total();
-  result.full_flops = trainer.flops().total_full();
-  result.skipped = trainer.non_finite_steps();
+  summarise(result, trainer, recent);
   if (!result.stopped && inv.sample_tokens > 0) {
     const auto prompt = tokenizer.encode(inv.prompt);
     if (!prompt.empty()) {

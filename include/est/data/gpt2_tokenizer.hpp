@@ -176,6 +176,16 @@ class Gpt2Tokenizer {
 
   void encode_piece(std::string_view piece, Cache& cache, std::vector<std::int32_t>& out) const;
 
+  using IdOfToken = std::unordered_map<std::string, std::int32_t>;
+  /// The byte strings of the tokens (`token_of_id`, in the byte alphabet), the ids of the 256
+  /// single bytes and of <|endoftext|>.
+  void set_tokens(const std::vector<std::string>& token_of_id, const IdOfToken& id_of_token,
+                  const std::filesystem::path& encoder_json);
+  /// The merges of vocab.bpe, ranked by their order.
+  void read_merges(std::string_view merges_text, const IdOfToken& id_of_token,
+                   const std::filesystem::path& vocab_bpe,
+                   const std::filesystem::path& encoder_json);
+
   std::string bytes_;                                // every token's bytes, in id order
   std::vector<std::uint32_t> offsets_;               // id's bytes: [offsets_[id], offsets_[id+1])
   std::array<std::int32_t, 256> byte_ids_{};         // token of each single byte
@@ -301,12 +311,12 @@ inline std::uint64_t fnv1a(std::string_view text, std::uint64_t hash = 0xcbf29ce
 
 }  // namespace detail
 
-inline Gpt2Tokenizer Gpt2Tokenizer::load(const std::filesystem::path& encoder_json,
-                                         const std::filesystem::path& vocab_bpe) {
-  const std::string encoder_text = detail::read_tokenizer_file(encoder_json, "encoder");
-  const std::string merges_text = detail::read_tokenizer_file(vocab_bpe, "merges");
+namespace detail {
 
-  // encoder.json: token (in the byte alphabet) -> id, ids dense in [0, N).
+/// encoder.json: token (in the byte alphabet) -> id, ids dense in [0, N). Returns the tokens by
+/// id and the ids by token.
+inline std::pair<std::vector<std::string>, std::unordered_map<std::string, std::int32_t>>
+read_gpt2_encoder(const std::string& encoder_text, const std::filesystem::path& encoder_json) {
   nlohmann::json encoder;
   try {
     encoder = nlohmann::json::parse(encoder_text);
@@ -321,10 +331,6 @@ inline Gpt2Tokenizer Gpt2Tokenizer::load(const std::filesystem::path& encoder_js
                     "Gpt2Tokenizer::load: the encoder file ", encoder_json, " has ",
                     encoder.size(), " tokens, expected 1 to ", max_tokens);
   const auto count = static_cast<std::int64_t>(encoder.size());
-  std::array<int, 324> byte_of_code_point;  // inverse of gpt2_byte_alphabet, -1 elsewhere
-  byte_of_code_point.fill(-1);
-  for (unsigned b = 0; b < 256; ++b) byte_of_code_point[gpt2_byte_alphabet[b]] = int(b);
-
   std::vector<std::string> token_of_id(static_cast<std::size_t>(count));
   std::vector<bool> seen(static_cast<std::size_t>(count), false);
   std::unordered_map<std::string, std::int32_t> id_of_token;
@@ -346,9 +352,19 @@ inline Gpt2Tokenizer Gpt2Tokenizer::load(const std::filesystem::path& encoder_js
     id_of_token.emplace(token, static_cast<std::int32_t>(id));
   }
 
-  Gpt2Tokenizer tokenizer;
-  tokenizer.offsets_.reserve(token_of_id.size() + 1);
-  tokenizer.offsets_.push_back(0);
+  return {std::move(token_of_id), std::move(id_of_token)};
+}
+
+}  // namespace detail
+
+inline void Gpt2Tokenizer::set_tokens(const std::vector<std::string>& token_of_id,
+                                      const IdOfToken& id_of_token,
+                                      const std::filesystem::path& encoder_json) {
+  std::array<int, 324> byte_of_code_point;  // inverse of gpt2_byte_alphabet, -1 elsewhere
+  byte_of_code_point.fill(-1);
+  for (unsigned b = 0; b < 256; ++b) byte_of_code_point[gpt2_byte_alphabet[b]] = int(b);
+  offsets_.reserve(token_of_id.size() + 1);
+  offsets_.push_back(0);
   for (std::size_t id = 0; id < token_of_id.size(); ++id) {
     const std::string& token = token_of_id[id];
     for (std::size_t pos = 0; pos < token.size();) {
@@ -358,12 +374,12 @@ inline Gpt2Tokenizer Gpt2Tokenizer::load(const std::filesystem::path& encoder_js
       require<io_error>(byte >= 0, "Gpt2Tokenizer::load: in ", encoder_json, ", token \"", token,
                         "\" (id ", id, ") has a character outside GPT-2's byte alphabet at byte ",
                         pos);
-      tokenizer.bytes_ += static_cast<char>(byte);
+      bytes_ += static_cast<char>(byte);
       pos += std::size_t(size);
     }
-    require<io_error>(tokenizer.bytes_.size() < std::numeric_limits<std::uint32_t>::max(),
+    require<io_error>(bytes_.size() < std::numeric_limits<std::uint32_t>::max(),
                       "Gpt2Tokenizer::load: the tokens of ", encoder_json, " exceed 4 GiB");
-    tokenizer.offsets_.push_back(static_cast<std::uint32_t>(tokenizer.bytes_.size()));
+    offsets_.push_back(static_cast<std::uint32_t>(bytes_.size()));
   }
   for (unsigned b = 0; b < 256; ++b) {
     std::string symbol;
@@ -372,13 +388,18 @@ inline Gpt2Tokenizer Gpt2Tokenizer::load(const std::filesystem::path& encoder_js
     require<io_error>(it != id_of_token.end(), "Gpt2Tokenizer::load: ", encoder_json,
                       " has no token for byte ", b, " (\"", symbol,
                       "\"); a byte-level BPE needs all 256");
-    tokenizer.byte_ids_[b] = it->second;
+    byte_ids_[b] = it->second;
   }
   const auto eot = id_of_token.find("<|endoftext|>");
   require<io_error>(eot != id_of_token.end(), "Gpt2Tokenizer::load: ", encoder_json,
                     " has no \"<|endoftext|>\" token");
-  tokenizer.eot_ = eot->second;
+  eot_ = eot->second;
+}
 
+inline void Gpt2Tokenizer::read_merges(std::string_view merges_text,
+                                       const IdOfToken& id_of_token,
+                                       const std::filesystem::path& vocab_bpe,
+                                       const std::filesystem::path& encoder_json) {
   // vocab.bpe: "#version: ..." then "left right" per line; the rank is the merge's index.
   std::string_view rest = merges_text;
   std::size_t line_number = 0, first_merge_line = 1;
@@ -410,13 +431,23 @@ inline Gpt2Tokenizer Gpt2Tokenizer::load(const std::filesystem::path& encoder_js
                         "\" is not in the encoder ", encoder_json);
       ids[k] = it->second;
     }
-    const auto rank = static_cast<std::int32_t>(tokenizer.merges_.size());
+    const auto rank = static_cast<std::int32_t>(merges_.size());
     const auto [previous, inserted] =
-        tokenizer.merges_.emplace(pair_key(ids[0], ids[1]), Merge{rank, ids[2]});
+        merges_.emplace(pair_key(ids[0], ids[1]), Merge{rank, ids[2]});
     require<io_error>(inserted, "Gpt2Tokenizer::load: line ", line_number, " of the merges file ",
                       vocab_bpe, " repeats the merge \"", line, "\" of line ",
                       first_merge_line + std::size_t(previous->second.rank));
   }
+}
+
+inline Gpt2Tokenizer Gpt2Tokenizer::load(const std::filesystem::path& encoder_json,
+                                         const std::filesystem::path& vocab_bpe) {
+  const std::string encoder_text = detail::read_tokenizer_file(encoder_json, "encoder");
+  const std::string merges_text = detail::read_tokenizer_file(vocab_bpe, "merges");
+  const auto [token_of_id, id_of_token] = detail::read_gpt2_encoder(encoder_text, encoder_json);
+  Gpt2Tokenizer tokenizer;
+  tokenizer.set_tokens(token_of_id, id_of_token, encoder_json);
+  tokenizer.read_merges(merges_text, id_of_token, vocab_bpe, encoder_json);
   tokenizer.fingerprint_ = detail::fnv1a(merges_text, detail::fnv1a(encoder_text)) | 1;
   return tokenizer;
 }

@@ -116,6 +116,21 @@ inline void check_subnetwork_of(const SubnetworkShape& expected, const Subnetwor
 }
 }  // namespace detail
 
+namespace detail {
+/// A step's FLOPs from its slice plan: 2·N per active element of every GEMM weight, plus, per
+/// active layer with h heads of size d, the attention products over the full T x T scores
+/// (QKᵀ and P·V, 2·2·B·h·T·T·d); the backward costs exactly twice the forward.
+inline StepFlops plan_step_flops(const SlicePlan& plan, const Subnetwork& subnet,
+                                 std::int64_t batch, std::int64_t seq, std::int64_t head_dim) {
+  std::int64_t forward = plan.gemm_forward_flops(batch * seq);
+  for (const int l : subnet.active_layers()) {
+    const auto h = static_cast<std::int64_t>(subnet.heads(l).size());
+    forward += 2 * 2 * batch * h * seq * seq * head_dim;
+  }
+  return {forward, 2 * forward};
+}
+}  // namespace detail
+
 /// Writes into `mask` (one byte per parameter, on the context's device) 1 for every element
 /// `subnet` trains and 0 for every other: the per-element mask AdamW takes
 /// (train/adamw.hpp). The family's slice plan says which elements those are.

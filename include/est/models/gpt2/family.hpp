@@ -130,13 +130,8 @@ struct Gpt2Family {
     require<value_error>(batch >= 1 && seq >= 1,
                          "gpt2_step_flops: batch and seq must be >= 1, got ", batch, " and ", seq);
     detail::check_subnetwork_of(subnetwork_shape(config), subnet, "gpt2_step_flops");
-    const std::int64_t d = config.head_dim();
-    std::int64_t forward = slice_plan(config, subnet).gemm_forward_flops(batch * seq);
-    for (const int l : subnet.active_layers()) {
-      const auto h = static_cast<std::int64_t>(subnet.heads(l).size());
-      forward += 2 * 2 * batch * h * seq * seq * d;  // scores and weighted sum
-    }
-    return {forward, 2 * forward};
+    return detail::plan_step_flops(slice_plan(config, subnet), subnet, batch, seq,
+                                   config.head_dim());
   }
 
   /// The configuration as checkpoints record it.

@@ -127,13 +127,8 @@ struct LlamaFamily {
                          "llama_step_flops: kv_heads ", config.kv_heads, " does not divide heads ",
                          config.heads);
     detail::check_subnetwork_of(subnetwork_shape(config), subnet, "llama_step_flops");
-    const std::int64_t d = config.head_dim();
-    std::int64_t forward = slice_plan(config, subnet).gemm_forward_flops(batch * seq);
-    for (const int l : subnet.active_layers()) {
-      const auto h = static_cast<std::int64_t>(subnet.heads(l).size());
-      forward += 2 * 2 * batch * h * seq * seq * d;  // scores and weighted sum
-    }
-    return {forward, 2 * forward};
+    return detail::plan_step_flops(slice_plan(config, subnet), subnet, batch, seq,
+                                   config.head_dim());
   }
 
   /// The configuration as checkpoints record it.
