@@ -2,9 +2,10 @@
 // The slice plan of one step: for every tensor of a model's parameter arena, which part of it
 // the step's subnetwork trains. A model family builds it once per step from a Subnetwork
 // (`slice_plan` in models/<family>/family.hpp); everything that needs to know what an active
-// head or neuron means for the parameters reads it instead of working it out again: the active
-// mask writers of each backend (backend/*/mask), the FLOPs count, and, for data parallelism,
-// the reduction of active slices only.
+// head or neuron means for the parameters reads it instead of working it out again: the sliced
+// blocks' gathers and scales (models/slicing.hpp), the active mask writers of each backend
+// (backend/*/mask), the FLOPs count, the per-unit gradient norms (subnet/unit_gradients.hpp)
+// and, for data parallelism, the reduction of active slices only.
 //
 // A tensor is seen as a (rows, cols) matrix in memory order (a vector as (1, n)) and takes part
 // in one of four ways: all of it, none of it, only some of its columns, or only some of its rows.
@@ -31,7 +32,7 @@ namespace est {
 /// How a tensor takes part in a step.
 enum class SliceKind : std::uint8_t {
   all,      // every element trains
-  none,     // no element trains (a skipped layer's tensors, a group no active head reads)
+  none,     // no element trains (a skipped layer's tensors)
   columns,  // the elements of the listed columns
   rows,     // the elements of the listed rows
 };
