@@ -96,6 +96,7 @@ class Trainer {
     require<value_error>(subnetworks_.shape() == subnetwork_shape(config),
                          "Trainer: the schedule's subnetwork shape does not match the model's "
                          "(layers, heads, mlp_hidden)");
+    full_flops_ = step_flops(config, options.micro_batches * train.batch(), train.seq());
   }
 
   /// One optimizer step.
@@ -130,6 +131,8 @@ class Trainer {
                            " steps in a row had a non-finite loss or gradient norm (the last, step ",
                            step_, ": loss ", r.loss, ", norm ", r.grad_norm,
                            "); stopping: the weights or the data are broken");
+    } else if (subnet.is_full() && !ObservingSamplingPolicy<Sampling>) {
+      optimizer_.step(*ctx_, model_->parameter_arena(), model_->gradient_arena(), r.lr);
     } else {
       // What the step's subnetwork means for each parameter: built once, read by the mask
       // writer and the sampling policy's observation.
@@ -145,7 +148,7 @@ class Trainer {
     describe(subnet, r);
     const Index tokens = options_.micro_batches * train_->batch();
     r.flops = step_flops(config, tokens, train_->seq(), subnet);
-    r.full_flops = step_flops(config, tokens, train_->seq());
+    r.full_flops = full_flops_;
     flops_.add(r.flops, r.full_flops);
     ++step_;
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -235,6 +238,7 @@ class Trainer {
   Tensor<std::int32_t> tokens_, targets_;          // (B, T) training micro-batch
   Tensor<std::int32_t> val_tokens_, val_targets_;  // (B, T) validation batch
   Tensor<std::uint8_t, device_type> mask_;         // (parameter_count) active elements
+  StepFlops full_flops_;                           // of the full model, for every step
   FlopsMeter flops_;
   std::int64_t step_ = 0;
   std::int64_t non_finite_steps_ = 0;
