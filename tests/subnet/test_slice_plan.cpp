@@ -13,6 +13,7 @@
 #include <est/models/gpt2/parameters.hpp>
 #include <est/models/llama/family.hpp>
 #include <est/models/llama/parameters.hpp>
+#include <est/models/slicing.hpp>
 #include <est/subnet/slice_plan.hpp>
 
 #include "../support/reference_masks.hpp"
@@ -177,4 +178,27 @@ TEST_CASE("a slice plan refuses inconsistent contents", "[slice_plan][errors]") 
                                                   est::presets::gpt2_tiny)),
                                               small),
                   est::shape_error);
+}
+
+TEST_CASE("a half-block refuses a plan that slices only one of its projections",
+          "[slice_plan][errors]") {
+  SlicePlan plan;
+  const int list = plan.add_list({1, 3}, 4);
+  plan.add({.rows = 2, .cols = 4, .kind = SliceKind::columns, .list = list});  // first
+  plan.add({.rows = 4, .cols = 2});                                           // second: whole
+  CHECK_THROWS_WITH(est::half_slice(plan, 0, 1), Catch::Matchers::Contains("not sliced together"));
+  SlicePlan both;
+  const int shared = both.add_list({1, 3}, 4, {2.0, 0.5});
+  both.add({.rows = 2, .cols = 4, .kind = SliceKind::columns, .list = shared});
+  both.add({.rows = 4, .cols = 2, .kind = SliceKind::rows, .list = shared, .scale = 3.0});
+  const est::HalfSlice half = est::half_slice(both, 0, 1);
+  CHECK_FALSE(half.whole);
+  CHECK(std::vector<Index>(half.second.begin(), half.second.end()) == std::vector<Index>{1, 3});
+  CHECK(std::vector<double>(half.second_scales.begin(), half.second_scales.end()) ==
+        std::vector<double>{2.0, 0.5});
+  CHECK(half.scale == 3.0);
+  SlicePlan whole;
+  whole.add({.rows = 2, .cols = 4});
+  whole.add({.rows = 4, .cols = 2});
+  CHECK(est::half_slice(whole, 0, 1).whole);
 }

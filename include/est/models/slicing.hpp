@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <span>
 
+#include "est/core/error.hpp"
 #include "est/core/shape.hpp"
 #include "est/subnet/slice_plan.hpp"
 
@@ -29,6 +30,9 @@ struct HalfSlice {
   HalfSlice half;
   half.whole = a.list < 0 && b.list < 0;
   if (half.whole) return half;
+  // A family slices both projections of a half by the same units, or neither.
+  require<value_error>(a.list >= 0 && b.list >= 0, "half_slice: tensors ", first, " and ",
+                       second, " of the slice plan are not sliced together");
   half.first = plan.indices(a);
   half.second = plan.indices(b);
   half.second_scales = b.list < 0 ? std::span<const double>() : plan.scales(b.list);

@@ -68,6 +68,23 @@ struct TensorSlice {
   friend bool operator==(const TensorSlice&, const TensorSlice&) = default;
 };
 
+/// The tensors of one layer as a plan lists them: all of each when the layer trains, none when
+/// it is skipped; a tensor sliced by an index list (when the layer has one) trains that part.
+struct LayerSlices {
+  bool on = false;  // whether the layer trains this step
+
+  [[nodiscard]] TensorSlice whole(Index rows, Index cols, bool gemm = false) const {
+    return {.rows = rows, .cols = cols, .kind = on ? SliceKind::all : SliceKind::none,
+            .gemm_weight = gemm};
+  }
+  [[nodiscard]] TensorSlice sliced(Index rows, Index cols, SliceKind kind, int list, bool gemm,
+                                   double scale = 1.0) const {
+    TensorSlice t = whole(rows, cols, gemm);
+    if (on && list >= 0) t.kind = kind, t.list = list, t.scale = scale;
+    return t;
+  }
+};
+
 class SlicePlan {
  public:
   SlicePlan() = default;

@@ -94,29 +94,21 @@ struct Gpt2Family {
                                      subnet.neuron_scales(l).end()},
                                     {.kind = UnitKind::neuron, .layer = l});
       }
-      auto whole = [&](Index rows, Index cols) {
-        return TensorSlice{.rows = rows, .cols = cols,
-                           .kind = on ? SliceKind::all : SliceKind::none};
-      };
-      auto sliced = [&](Index rows, Index cols, SliceKind kind, int list, bool gemm,
-                        double scale) {
-        TensorSlice t = whole(rows, cols);
-        t.gemm_weight = gemm;
-        if (on && list >= 0) t.kind = kind, t.list = list, t.scale = scale;
-        return t;
-      };
-      plan.add(whole(1, C));                                                // ln_1.weight
-      plan.add(whole(1, C));                                                // ln_1.bias
-      plan.add(sliced(C, 3 * C, SliceKind::columns, qkv, true, 1));        // attn.c_attn.weight
-      plan.add(sliced(1, 3 * C, SliceKind::columns, qkv, false, 1));       // attn.c_attn.bias
-      plan.add(sliced(C, C, SliceKind::rows, head_rows, true, head_scale));  // attn.c_proj.weight
-      plan.add(whole(1, C));                                                // attn.c_proj.bias
-      plan.add(whole(1, C));                                                // ln_2.weight
-      plan.add(whole(1, C));                                                // ln_2.bias
-      plan.add(sliced(C, M, SliceKind::columns, neuron_list, true, 1));    // mlp.c_fc.weight
-      plan.add(sliced(1, M, SliceKind::columns, neuron_list, false, 1));   // mlp.c_fc.bias
-      plan.add(sliced(M, C, SliceKind::rows, neuron_list, true, neuron_scale));  // mlp.c_proj.weight
-      plan.add(whole(1, C));                                                // mlp.c_proj.bias
+      const LayerSlices layer{on};
+      plan.add(layer.whole(1, C));                                        // ln_1.weight
+      plan.add(layer.whole(1, C));                                        // ln_1.bias
+      plan.add(layer.sliced(C, 3 * C, SliceKind::columns, qkv, true));    // attn.c_attn.weight
+      plan.add(layer.sliced(1, 3 * C, SliceKind::columns, qkv, false));   // attn.c_attn.bias
+      // attn.c_proj.weight
+      plan.add(layer.sliced(C, C, SliceKind::rows, head_rows, true, head_scale));
+      plan.add(layer.whole(1, C));                                        // attn.c_proj.bias
+      plan.add(layer.whole(1, C));                                        // ln_2.weight
+      plan.add(layer.whole(1, C));                                        // ln_2.bias
+      plan.add(layer.sliced(C, M, SliceKind::columns, neuron_list, true));  // mlp.c_fc.weight
+      plan.add(layer.sliced(1, M, SliceKind::columns, neuron_list, false));  // mlp.c_fc.bias
+      // mlp.c_proj.weight
+      plan.add(layer.sliced(M, C, SliceKind::rows, neuron_list, true, neuron_scale));
+      plan.add(layer.whole(1, C));                                        // mlp.c_proj.bias
     }
     plan.add({.rows = 1, .cols = C});  // ln_f.weight
     plan.add({.rows = 1, .cols = C});  // ln_f.bias
@@ -170,7 +162,8 @@ struct family_of<Gpt2Config> {
 /// FLOPs of one step of the full model.
 [[nodiscard]] inline StepFlops gpt2_step_flops(const Gpt2Config& config, std::int64_t batch,
                                                std::int64_t seq) {
-  return gpt2_step_flops(config, batch, seq, Subnetwork::full(Gpt2Family::subnetwork_shape(config)));
+  return gpt2_step_flops(config, batch, seq,
+                         Subnetwork::full(Gpt2Family::subnetwork_shape(config)));
 }
 
 }  // namespace est

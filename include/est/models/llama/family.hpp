@@ -87,30 +87,22 @@ struct LlamaFamily {
                                      subnet.neuron_scales(l).end()},
                                     {.kind = UnitKind::neuron, .layer = l});
       }
-      auto whole = [&](Index rows, Index cols) {
-        return TensorSlice{.rows = rows, .cols = cols,
-                           .kind = on ? SliceKind::all : SliceKind::none};
-      };
-      auto sliced = [&](Index rows, Index cols, SliceKind kind, int list, double scale) {
-        TensorSlice t = whole(rows, cols);
-        t.gemm_weight = true;
-        if (on && list >= 0) t.kind = kind, t.list = list, t.scale = scale;
-        return t;
-      };
+      const LayerSlices layer{on};
       // The uniform output scales; per-unit scales ride on the lists instead.
       const double head_scale =
           h && subnet.head_scales(l).empty() ? double(H) / double(h) : 1.0;
       const double neuron_scale =
           m && subnet.neuron_scales(l).empty() ? double(M) / double(m) : 1.0;
-      plan.add(whole(1, C));                                               // input_layernorm
-      plan.add(sliced(q, C, SliceKind::rows, head_list, 1));              // q_proj
-      plan.add(sliced(kv, C, SliceKind::rows, group_list, 1));            // k_proj
-      plan.add(sliced(kv, C, SliceKind::rows, group_list, 1));            // v_proj
-      plan.add(sliced(C, q, SliceKind::columns, head_list, head_scale));  // o_proj
-      plan.add(whole(1, C));                                               // post_attention_layernorm
-      plan.add(sliced(M, C, SliceKind::rows, neuron_list, 1));            // gate_proj
-      plan.add(sliced(M, C, SliceKind::rows, neuron_list, 1));            // up_proj
-      plan.add(sliced(C, M, SliceKind::columns, neuron_list, neuron_scale));  // down_proj
+      plan.add(layer.whole(1, C));                                        // input_layernorm
+      plan.add(layer.sliced(q, C, SliceKind::rows, head_list, true));     // q_proj
+      plan.add(layer.sliced(kv, C, SliceKind::rows, group_list, true));   // k_proj
+      plan.add(layer.sliced(kv, C, SliceKind::rows, group_list, true));   // v_proj
+      plan.add(layer.sliced(C, q, SliceKind::columns, head_list, true, head_scale));  // o_proj
+      plan.add(layer.whole(1, C));  // post_attention_layernorm
+      plan.add(layer.sliced(M, C, SliceKind::rows, neuron_list, true));   // gate_proj
+      plan.add(layer.sliced(M, C, SliceKind::rows, neuron_list, true));   // up_proj
+      // down_proj
+      plan.add(layer.sliced(C, M, SliceKind::columns, neuron_list, true, neuron_scale));
     }
     plan.add({.rows = 1, .cols = C});  // model.norm
     if (!config.tie_embeddings) plan.add({.rows = V, .cols = C, .gemm_weight = true});  // lm_head
