@@ -262,3 +262,32 @@ TEST_CASE("detection reports a damaged llm.c magic instead of reading the header
   // Forced raw, the same bytes are a (meaningless) token stream.
   CHECK(TokenFile::open(dir / "damaged.bin", TokenFileFormat::raw_uint16).size() == 515);
 }
+
+TEST_CASE("a header with a damaged magic is a damaged shard even when its count is wrong too",
+          "[token_file][errors]") {
+  TempDir dir;
+  // Version 1, the other header words zero, but neither the magic nor the count is right: read
+  // as a headerless stream, its 512 header words would become training tokens.
+  write_bytes(dir / "damaged.bin", llmc_bytes(20240521, 1, 7, {1, 2, 3}));
+  EST_CHECK_THROWS(TokenFile::open(dir / "damaged.bin"), est::io_error,
+                   "bad llm.c magic 20240521, expected 20240520");
+  // A count of zero and a wrong magic: still the header's shape.
+  write_bytes(dir / "zero.bin", llmc_bytes(0, 1, 0, {5, 6}));
+  EST_CHECK_THROWS(TokenFile::open(dir / "zero.bin"), est::io_error, "bad llm.c magic 0");
+  // A raw stream that merely has the id pair (1, 0) at positions 2 and 3 is still a raw stream.
+  std::vector<std::int32_t> ids(600, 7);
+  ids[2] = 1;
+  ids[3] = 0;
+  est::write_raw_uint16_tokens(dir / "raw.bin", ids);
+  CHECK(TokenFile::open(dir / "raw.bin").format() == TokenFileFormat::raw_uint16);
+  CHECK(TokenFile::open(dir / "raw.bin").size() == 600);
+}
+
+TEST_CASE("a detected file that is neither a shard nor a uint16 stream says both",
+          "[token_file][errors]") {
+  TempDir dir;
+  write_bytes(dir / "odd.bin", Bytes{'h', 'e', 'l', 'l', 'o'});
+  EST_CHECK_THROWS(TokenFile::open(dir / "odd.bin"), est::io_error,
+                   "is 5 bytes, an odd length for a stream of uint16 tokens; nor is it an llm.c "
+                   "shard (it does not start with the magic 20240520)");
+}

@@ -27,8 +27,11 @@
 namespace est {
 
 /// How `TokenFile::open` reads a file. `detect` picks `llmc` when the first four bytes are the
-/// llm.c magic and `raw_uint16` otherwise (a raw stream is only mistaken for a shard when it
-/// starts with the ids 55432, 308; 55432 is outside GPT-2's vocabulary of 50257).
+/// llm.c magic, or when the file has an llm.c header with a damaged magic (version 1, and either
+/// a count matching the size or the header's other 253 words zero), and `raw_uint16` otherwise.
+/// A raw stream is only mistaken for a shard when it starts with the ids 55432, 308 (55432 is
+/// outside GPT-2's vocabulary of 50257) or with the ids (x, y, 1, 0, c, d) followed by 506
+/// zeros.
 enum class TokenFileFormat { llmc, raw_uint16, detect };
 
 namespace detail {
@@ -92,15 +95,10 @@ class TokenFile {
     const std::string name = path.string();
     require<io_error>(!bytes.empty(), "TokenFile: \"", name,
                       "\" is empty (a token file holds at least one token)");
+    bool magic_missing = false;  // detected as a raw stream because the magic is absent
     if (format == TokenFileFormat::detect) {
-      const bool shard = bytes.size() >= 4 && detail::load_le_i32(bytes.data()) == llmc_magic;
-      // A file laid out like a shard (version 1, size matching the count) but with another
-      // magic is a damaged shard, not a raw stream: read as llm.c, it is reported as such.
-      const bool shard_shaped =
-          bytes.size() >= llmc_header_bytes && detail::load_le_i32(bytes.data() + 4) == llmc_version &&
-          detail::load_le_i32(bytes.data() + 8) > 0 &&
-          bytes.size() == llmc_header_bytes + 2 * std::uint64_t(detail::load_le_i32(bytes.data() + 8));
-      format = shard || shard_shaped ? TokenFileFormat::llmc : TokenFileFormat::raw_uint16;
+      format = looks_like_llmc(bytes) ? TokenFileFormat::llmc : TokenFileFormat::raw_uint16;
+      magic_missing = format == TokenFileFormat::raw_uint16;
     }
 
     std::span<const std::byte> tokens;
@@ -126,7 +124,10 @@ class TokenFile {
       tokens = bytes.subspan(llmc_header_bytes);
     } else {
       require<io_error>(bytes.size() % 2 == 0, "TokenFile: \"", name, "\" is ", bytes.size(),
-                        " bytes, an odd length for a stream of uint16 tokens");
+                        " bytes, an odd length for a stream of uint16 tokens",
+                        magic_missing ? "; nor is it an llm.c shard (it does not start with the "
+                                        "magic 20240520)"
+                                      : "");
       tokens = bytes;
     }
     return TokenFile(std::move(file), tokens, format);
@@ -181,6 +182,21 @@ class TokenFile {
  private:
   TokenFile(MappedFile file, std::span<const std::byte> tokens, TokenFileFormat format)
       : file_(std::move(file)), tokens_(tokens), format_(format) {}
+
+  /// Whether `bytes` are (meant to be) an llm.c shard: the magic, or a header without it —
+  /// version 1 with a count that matches the size, or version 1 followed by the header's 253
+  /// zero words. Such a file is read as a shard, so a damaged header is reported as such and
+  /// never trained on as 512 tokens of a headerless stream.
+  [[nodiscard]] static bool looks_like_llmc(std::span<const std::byte> bytes) noexcept {
+    if (bytes.size() >= 4 && detail::load_le_i32(bytes.data()) == llmc_magic) return true;
+    if (bytes.size() < llmc_header_bytes || detail::load_le_i32(bytes.data() + 4) != llmc_version) {
+      return false;
+    }
+    const std::int32_t count = detail::load_le_i32(bytes.data() + 8);
+    if (count > 0 && bytes.size() == llmc_header_bytes + 2 * std::uint64_t(count)) return true;
+    return std::all_of(bytes.begin() + 12, bytes.begin() + llmc_header_bytes,
+                       [](std::byte b) { return b == std::byte{0}; });
+  }
 
   [[nodiscard]] std::int32_t at(Index i) const noexcept {
     const auto* p = reinterpret_cast<const unsigned char*>(tokens_.data()) + 2 * i;
