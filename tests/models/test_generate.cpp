@@ -79,3 +79,29 @@ TEST_CASE("generate is deterministic per seed and reproduces a memorised sequenc
   EST_CHECK_THROWS(est::generate(model, std::vector<std::int32_t>{}, 1), est::value_error,
                    "the prompt is empty");
 }
+
+TEST_CASE("generation never draws a padding id of a padded vocabulary", "[generate]") {
+  // 61 ids in 64 embedding rows. With ln_f's weight 0 and bias b, every position's final
+  // hidden state is b; real rows of wte set to -b give every real id the logit -|b|² < 0, while
+  // the padding rows (0) have logit 0: the largest logits are the padding's.
+  constexpr est::Gpt2Config padded{.layers = 1, .heads = 2, .width = 8, .mlp_hidden = 16,
+                                   .vocab = 61, .context = 8, .padded_vocab = 64};
+  const est::Context<est::cpu> ctx(1);
+  est::Gpt2<padded> model(ctx, 3);
+  const auto& p = model.parameters();
+  for (est::Index c = 0; c < 8; ++c) {
+    p.ln_f_weight[c] = 0.0f;
+    p.ln_f_bias[c] = 0.5f + 0.1f * float(c);
+    for (est::Index v = 0; v < 61; ++v) p.wte[v * 8 + c] = -(0.5f + 0.1f * float(c));
+  }
+  const std::vector<std::int32_t> prompt{1, 2};
+  model.forward(est::ConstView<std::int32_t>(est::TensorView<const std::int32_t>(prompt.data(), {1, 2})));
+  const auto logits = model.logits();
+  REQUIRE(logits.dim(2) == 64);
+  CHECK(logits[61] == 0.0f);       // a padding column of position 0
+  CHECK(logits[0] < 0.0f);         // a real one
+  for (const double temperature : {0.0, 1.0, 100.0}) {
+    const auto out = est::generate(model, prompt, 6, {.temperature = temperature, .seed = 5});
+    for (const auto id : out) CHECK(id < 61);
+  }
+}

@@ -1,7 +1,7 @@
 #pragma once
 // What every model family's Hugging Face format shares: writing a parameter arena as one
-// safetensors file (a tensor per ParameterSpec, under its name), checking that specs fit an
-// arena, and the small helpers the loaders use to describe what they found (shapes as text,
+// safetensors file (a tensor per ParameterSpec, under its name) with a config.json beside it,
+// checking that specs fit an arena, and the small helpers the loaders use to describe what they found (shapes as text,
 // the layer a tensor name belongs to). The family-specific loaders live with their families
 // (models/<family>/hf_format.hpp).
 
@@ -12,9 +12,13 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "est/core/error.hpp"
+#include "est/io/atomic_file.hpp"
 #include "est/core/shape.hpp"
 #include "est/io/safetensors.hpp"
 #include "est/core/parameter_spec.hpp"
@@ -80,6 +84,19 @@ void save_parameter_arena(const char* who, const std::filesystem::path& path,
   std::map<std::string, std::string> meta{{"format", "pt"}};
   for (const auto& [key, value] : metadata) meta[key] = value;
   write_safetensors(path, entries, meta);
+}
+
+/// transformers' name of a parameter type ("torch_dtype" in config.json).
+template <class Scalar>
+constexpr const char* torch_dtype_name() {
+  return std::is_same_v<Scalar, double> ? "float64" : "float32";
+}
+
+/// Writes `config` as `dir`/config.json (atomically, indented as transformers writes it).
+inline void write_hf_config(const std::filesystem::path& dir, const nlohmann::json& config) {
+  const std::string text = config.dump(2) + "\n";
+  write_file_atomically(dir / "config.json",
+                        std::as_bytes(std::span<const char>(text.data(), text.size())));
 }
 
 }  // namespace est::detail

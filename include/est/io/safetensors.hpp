@@ -11,9 +11,10 @@
 // or field at fault; its accessors then copy values out without assuming alignment or the host's
 // byte order.
 //
-// io/safetensors/format.hpp holds the element types, writer.hpp write_safetensors and
-// reader.hpp SafetensorsFile.
+// io/safetensors/format.hpp holds the element types, writer.hpp write_safetensors, reader.hpp
+// SafetensorsFile and shards.hpp SafetensorsShards (a checkpoint split over several files).
 
 #include "est/io/safetensors/format.hpp"
 #include "est/io/safetensors/reader.hpp"
+#include "est/io/safetensors/shards.hpp"
 #include "est/io/safetensors/writer.hpp"

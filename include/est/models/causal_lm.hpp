@@ -64,7 +64,7 @@ class CausalLm {
     forward(tokens);
     auto& a = self().acts_;
     const double loss = softmax_cross_entropy<Scalar>(
-        *ctx_, a.losses, MatrixView<Scalar, Device>(), a.logits.view().matrix(a.batch * a.seq),
+        *ctx_, a.losses, MatrixView<Scalar, Device>(), vocabulary_logits(a.batch * a.seq),
         stage_targets(targets), Scalar(1));
     check_loss(loss);
     return static_cast<Scalar>(loss);
@@ -76,7 +76,8 @@ class CausalLm {
     state_ = State::logits_ready;
   }
 
-  /// (B, T, V) logits of the last inference or evaluation pass, valid until the next pass.
+  /// (B, T, V) logits of the last inference or evaluation pass, valid until the next pass; for a
+  /// GPT-2 with padded_vocab the last dimension is the padded one, columns past vocab being 0.
   [[nodiscard]] TensorView<const Scalar, Device> logits() const {
     require(state_ == State::logits_ready, op("logits"), ": no logits available; ",
             state_ == State::none
@@ -119,6 +120,16 @@ class CausalLm {
   const Derived& self() const noexcept { return static_cast<const Derived&>(*this); }
   [[nodiscard]] std::string op(const char* what) const { return name_ + "::" + what; }
 
+  /// The (n, V) logits of the vocabulary's ids: the logits buffer without the columns of a
+  /// padded embedding's rows (GPT-2's padded_vocab), which take no part in the softmax. Their
+  /// logits are exactly 0 (the padding rows are 0), so after the fused loss has written the
+  /// gradient over the vocabulary's columns, theirs read 0 too and backward gives the padding
+  /// rows no gradient.
+  [[nodiscard]] MatrixView<Scalar, Device> vocabulary_logits(Index n) {
+    auto all = self().acts_.logits.view().matrix(n);
+    return all.block(0, 0, n, Index(Derived::config.vocab));
+  }
+
   Scalar train_forward(Tokens tokens, Tokens targets, const Subnetwork* subnet, Scalar loss_scale) {
     const std::string forward_op = op("forward");
     check_targets(tokens, targets, forward_op);
@@ -128,7 +139,7 @@ class CausalLm {
     run(tokens, subnet);
     auto& a = self().acts_;
     const Index n = a.batch * a.seq;
-    auto logits = a.logits.view().matrix(n);
+    auto logits = vocabulary_logits(n);
     const double loss = softmax_cross_entropy<Scalar>(*ctx_, a.losses, logits, logits,
                                                       stage_targets(targets),
                                                       loss_scale / Scalar(n));

@@ -15,11 +15,14 @@
 //     static StepFlops step_flops(const MyConfig&, std::int64_t batch, std::int64_t seq,
 //                                 const Subnetwork&);
 //     static nlohmann::json config_json(const MyConfig&); // the configuration's identity
+//     static nlohmann::json hf_config(const MyConfig&);   // transformers' config.json
+//     static MyConfig config_from_hf(const nlohmann::json&, const std::string& where);
 //     template <class T> static void save_weights(const std::filesystem::path& dir,
 //         const MyConfig&, const std::vector<ParameterSpec>&, std::span<const T> arena,
 //         const std::map<std::string, std::string>& metadata);   // the files of a checkpoint
-//     template <class T> static void load_weights(const std::filesystem::path& dir,
+//     template <class T> static void load_weights(const std::filesystem::path& path,
 //         const MyConfig&, const std::vector<ParameterSpec>&, std::span<T> arena);
+//         // path: a checkpoint directory, a safetensors file or a sharded index
 //   };
 //   template <> struct family_of<MyConfig> { using type = MyFamily; };
 //
@@ -66,6 +69,8 @@ concept ModelFamily = requires(const typename F::config_type& config, const Subn
   { F::slice_plan(config, subnet) } -> std::same_as<SlicePlan>;
   { F::step_flops(config, n, n, subnet) } -> std::same_as<StepFlops>;
   { F::config_json(config) } -> std::same_as<nlohmann::json>;
+  { F::hf_config(config) } -> std::same_as<nlohmann::json>;
+  { F::config_from_hf(nlohmann::json(), std::string()) } -> std::same_as<typename F::config_type>;
   F::save_weights(path, config, specs, saved, metadata);
   F::load_weights(path, config, specs, loaded);
 };

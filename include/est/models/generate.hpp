@@ -89,7 +89,11 @@ template <class Model>
     const Index V = logits.dim(2);
     const std::span<const typename Model::scalar_type> last(logits.data() + (n - 1) * V,
                                                             static_cast<std::size_t>(V));
-    out.push_back(sample_token(last, options, static_cast<std::uint64_t>(out.size())));
+    // Never an id past the model's vocabulary (the padding columns of a padded embedding).
+    GenerationOptions bounded = options;
+    bounded.vocab = options.vocab > 0 ? std::min(options.vocab, int(Model::config.vocab))
+                                      : int(Model::config.vocab);
+    out.push_back(sample_token(last, bounded, static_cast<std::uint64_t>(out.size())));
   }
   return out;
 }

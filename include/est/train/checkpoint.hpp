@@ -2,10 +2,9 @@
 // Checkpoints of a training run: a directory per checkpoint, `step-00000100/`, holding
 //   model files            what the model's family writes (models/<family>/family.hpp,
 //                          save_weights): model.safetensors under Hugging Face names (GPT-2's
-//                          loads into transformers' GPT2Model unchanged, the tied LM head
-//                          omitted; Llama's into LlamaForCausalLM) and, for Llama,
-//                          transformers' config.json, so that from_pretrained(checkpoint) loads
-//                          the directory
+//                          in GPT2Model's layout, the tied LM head omitted and the vocabulary
+//                          unpadded; Llama's in LlamaForCausalLM's) and transformers'
+//                          config.json, so that from_pretrained(checkpoint) loads the directory
 //   optimizer.safetensors  AdamW's moments "m" and "v" (F32/F64, laid out like the parameter
 //                          arena) and, in frozen mode, its per-element step counts
 //   state.json             the step, the optimizer's step count, the counters, the FLOPs meter,

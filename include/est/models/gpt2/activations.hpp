@@ -36,7 +36,7 @@ struct Gpt2Activations {
   Tensor<T, Device> ln_f;                                // (B, T, C)
   Tensor<T, Device> ln_f_mean;                           // (B, T)
   Tensor<T, Device> ln_f_rstd;                           // (B, T)
-  Tensor<T, Device> logits;  // (B, T, V); after a training forward: ∂loss/∂logits
+  Tensor<T, Device> logits;  // (B, T, V padded); after a training forward: ∂loss/∂logits
   Tensor<T, Device> losses;                              // (B, T) per-token cross-entropy
   // Scratch, shared by all layers.
   Tensor<T, Device> branch;  // (B, T, C)  a projection's output before it joins the residual stream
@@ -58,7 +58,7 @@ struct Gpt2Activations {
 
  private:
   void build(const Gpt2Config& c, Index B, Index T_) {
-    const Index C = c.width, M = c.mlp_hidden, H = c.heads, V = c.vocab;
+    const Index C = c.width, M = c.mlp_hidden, H = c.heads, V = c.embedding_rows();
     encoded = Tensor<T, Device>({B, T_, C});
     layers.clear();
     layers.resize(static_cast<std::size_t>(c.layers));

@@ -12,6 +12,16 @@ struct Gpt2Config {
   int mlp_hidden = 3072; // M: MLP hidden neurons per block (GPT-2: 4*C)
   int vocab = 50257;     // V: token ids are in [0, V)
   int context = 1024;    // maximum sequence length T (rows of the position embedding)
+  // Rows of the token embedding when more than `vocab` (0: exactly `vocab`). The LM head
+  // computes logits for every row, an aligned GEMM, but rows past `vocab` are padding: zero,
+  // never a token or a target, left out of the softmax, never trained or sampled, and cut away
+  // in Hugging Face files (which hold `vocab` rows).
+  int padded_vocab = 0;
+
+  /// Rows of the token embedding (and columns of the logits): max(vocab, padded_vocab).
+  [[nodiscard]] constexpr int embedding_rows() const {
+    return padded_vocab > vocab ? padded_vocab : vocab;
+  }
 
   /// d = C / H, the size of one attention head.
   [[nodiscard]] constexpr int head_dim() const { return heads > 0 ? width / heads : 0; }
@@ -24,7 +34,7 @@ struct Gpt2Config {
                                 + 2 * C                  // ln_2
                                 + C * M + M              // mlp.c_fc
                                 + M * C + C;             // mlp.c_proj
-    return static_cast<long long>(vocab) * C + static_cast<long long>(context) * C +
+    return static_cast<long long>(embedding_rows()) * C + static_cast<long long>(context) * C +
            layers * per_layer + 2 * C;
   }
 
@@ -41,9 +51,15 @@ inline constexpr Gpt2Config gpt2_bytes{.layers = 4, .heads = 4, .width = 128, .m
 /// 6 layers, 6 heads, width 384, GPT-2 vocabulary padded to 50304 (a benchmark shape).
 inline constexpr Gpt2Config gpt2_small6{.layers = 6, .heads = 6, .width = 384,
                                         .mlp_hidden = 1536, .vocab = 50304, .context = 1024};
-/// The GPT-2 124M shape with the vocabulary padded to 50304, as nanoGPT and llm.c train it.
+/// The GPT-2 124M shape with a vocabulary of 50304, as nanoGPT trains it (a benchmark shape:
+/// every one of the 50304 logits takes part in the softmax).
 inline constexpr Gpt2Config gpt2_124m{.layers = 12, .heads = 12, .width = 768, .mlp_hidden = 3072,
                                       .vocab = 50304, .context = 1024};
+/// GPT-2 small as released (the Hugging Face "gpt2" checkpoint): vocabulary 50257, padded
+/// internally to 50304 rows as llm.c does, so its weights load, train and save back unchanged.
+inline constexpr Gpt2Config gpt2_small{.layers = 12, .heads = 12, .width = 768,
+                                       .mlp_hidden = 3072, .vocab = 50257, .context = 1024,
+                                       .padded_vocab = 50304};
 }  // namespace presets
 
 }  // namespace est

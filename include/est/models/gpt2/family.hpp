@@ -20,6 +20,7 @@
 //
 // Shapes: V vocabulary, P positions, C width, H heads, d = C/H, M MLP hidden.
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -32,6 +33,7 @@
 
 #include "est/models/family.hpp"
 #include "est/models/gpt2/config.hpp"
+#include "est/models/gpt2/hf_config.hpp"
 #include "est/models/gpt2/hf_format.hpp"
 #include "est/subnet/flops.hpp"
 #include "est/subnet/slice_plan.hpp"
@@ -51,7 +53,8 @@ struct Gpt2Family {
   /// The slice plan of `subnet`, in the arena order of layout_gpt2 (parameters.hpp).
   [[nodiscard]] static SlicePlan slice_plan(const Gpt2Config& config, const Subnetwork& subnet) {
     detail::check_subnetwork_of(subnetwork_shape(config), subnet, "Gpt2 slice_plan");
-    const Index V = config.vocab, P = config.context, C = config.width, d = config.head_dim(),
+    const Index V = config.embedding_rows(), P = config.context, C = config.width,
+                d = config.head_dim(),
                 M = config.mlp_hidden, H = config.heads;
     SlicePlan plan;
     plan.add({.rows = V, .cols = C, .gemm_weight = true});  // wte.weight, the tied LM head
@@ -126,25 +129,60 @@ struct Gpt2Family {
                                    config.head_dim());
   }
 
-  /// The configuration as checkpoints record it.
+  /// The configuration as checkpoints record it (padded_vocab only when there is padding, so
+  /// the identity of configurations without it is what it always was).
   [[nodiscard]] static nlohmann::json config_json(const Gpt2Config& c) {
-    return {{"layers", c.layers}, {"heads", c.heads}, {"width", c.width},
-            {"mlp_hidden", c.mlp_hidden}, {"vocab", c.vocab}, {"context", c.context}};
+    nlohmann::json j = {{"layers", c.layers}, {"heads", c.heads}, {"width", c.width},
+                        {"mlp_hidden", c.mlp_hidden}, {"vocab", c.vocab}, {"context", c.context}};
+    if (c.embedding_rows() > c.vocab) j["padded_vocab"] = c.embedding_rows();
+    return j;
   }
 
-  /// A checkpoint's model files: `dir`/model.safetensors in Hugging Face's GPT2Model layout.
+  /// transformers' config.json of the configuration, and back (models/gpt2/hf_config.hpp).
+  [[nodiscard]] static nlohmann::json hf_config(const Gpt2Config& c,
+                                                std::string_view torch_dtype = "float32") {
+    return gpt2_hf_config(c, torch_dtype);
+  }
+  [[nodiscard]] static Gpt2Config config_from_hf(const nlohmann::json& j,
+                                                 const std::string& where) {
+    return gpt2_config_from_hf(j, where);
+  }
+
+  /// A checkpoint's model files: `dir`/model.safetensors in Hugging Face's GPT2Model layout
+  /// (wte cut to the real vocabulary) and transformers' config.json beside it, so
+  /// from_pretrained(dir) loads the directory.
   template <class T>
-  static void save_weights(const std::filesystem::path& dir, const Gpt2Config&,
+  static void save_weights(const std::filesystem::path& dir, const Gpt2Config& config,
                            const std::vector<ParameterSpec>& specs, std::span<const T> arena,
                            const std::map<std::string, std::string>& metadata) {
-    save_gpt2_safetensors(dir / "model.safetensors", specs, arena, metadata);
+    save_gpt2_safetensors(dir / "model.safetensors", file_specs(config, specs), arena, metadata);
+    detail::write_hf_config(dir, gpt2_hf_config(config, detail::torch_dtype_name<T>()));
   }
 
-  /// Reads the weights of a checkpoint directory written by save_weights.
+  /// Reads the weights of `path` — a checkpoint directory, a safetensors file or a sharded
+  /// checkpoint's index — into `arena`: wte's `vocab` rows from the file, its padding rows 0.
   template <class T>
-  static void load_weights(const std::filesystem::path& dir, const Gpt2Config&,
+  static void load_weights(const std::filesystem::path& path, const Gpt2Config& config,
                            const std::vector<ParameterSpec>& specs, std::span<T> arena) {
-    load_gpt2_safetensors(dir / "model.safetensors", specs, arena);
+    const auto in_file = file_specs(config, specs);
+    load_gpt2_safetensors(path, in_file, arena);
+    if (!specs.empty() && specs.front().shape != in_file.front().shape) {
+      const auto first = std::size_t(specs.front().offset + in_file.front().shape.numel());
+      const auto last = std::size_t(specs.front().offset + specs.front().shape.numel());
+      std::fill(arena.begin() + std::ptrdiff_t(first), arena.begin() + std::ptrdiff_t(last), T(0));
+    }
+  }
+
+ private:
+  /// The specs of the tensors as files hold them: wte with `vocab` rows (the padding rows, at
+  /// its end, are left out; the offsets stay the arena's).
+  static std::vector<ParameterSpec> file_specs(const Gpt2Config& config,
+                                               std::vector<ParameterSpec> specs) {
+    if (!specs.empty() && specs.front().name == "wte.weight" &&
+        config.embedding_rows() > config.vocab) {
+      specs.front().shape = Shape{Index(config.vocab), Index(config.width)};
+    }
+    return specs;
   }
 };
 

@@ -68,7 +68,7 @@ template <class Scalar>
 void load_gpt2(const std::filesystem::path& path, const std::vector<ParameterSpec>& specs,
                std::span<Scalar> arena) {
   check_arena("load_gpt2_safetensors", specs, arena.size());
-  const SafetensorsFile file = SafetensorsFile::open(path);
+  const SafetensorsShards file = SafetensorsShards::open(path);
   const std::string where = "load_gpt2_safetensors: \"" + path.string() + "\": ";
 
   // Names without the GPT2LMHeadModel prefix -> names in the file.
@@ -148,7 +148,9 @@ inline void save_gpt2_safetensors(const std::filesystem::path& path,
   detail::save_parameter_arena<double>("save_gpt2_safetensors", path, specs, arena, metadata);
 }
 
-/// Reads every tensor of `specs` from a GPT-2 safetensors file into `arena`. Names may carry the
+/// Reads every tensor of `specs` from a GPT-2 safetensors file — or from the shards of a
+/// `model.safetensors.index.json`, or from a directory holding either — into `arena`
+/// (io/safetensors/shards.hpp). Names may carry the
 /// "transformer." prefix; values may be F32, F64, F16 or BF16 (converted). Throws io_error naming
 /// the file and the tensor when one is missing, has another shape (expected and found shapes,
 /// and both configurations, are named) or dtype, or when the file has layers the model lacks;

@@ -50,6 +50,8 @@ class Gpt2 : public CausalLm<Gpt2<Config, Device, Scalar>, Device, Scalar> {
                 "Gpt2Config: width must be divisible by heads (head size = width / heads)");
   static_assert(Config.mlp_hidden >= 1, "Gpt2Config: mlp_hidden must be >= 1");
   static_assert(Config.vocab >= 1, "Gpt2Config: vocab must be >= 1");
+  static_assert(Config.padded_vocab == 0 || Config.padded_vocab >= Config.vocab,
+                "Gpt2Config: padded_vocab must be 0 (no padding) or at least vocab");
   static_assert(Config.context >= 1, "Gpt2Config: context must be >= 1");
   static_assert(std::is_same_v<Scalar, float> || std::is_same_v<Scalar, double>,
                 "Gpt2: Scalar must be float or double");
@@ -62,7 +64,8 @@ class Gpt2 : public CausalLm<Gpt2<Config, Device, Scalar>, Device, Scalar> {
   using typename Base::Tokens;
 
   /// GPT-2 initialisation from `seed`: weights normal(0, 0.02), the two residual output
-  /// projections of each block normal(0, 0.02 / sqrt(2 L)), biases 0, LayerNorm weights 1.
+  /// projections of each block normal(0, 0.02 / sqrt(2 L)), biases 0, LayerNorm weights 1, the
+  /// padding rows of wte (past vocab) 0 — they stay 0: no token, target or gradient reaches them.
   /// Tensor i of the arena draws from Philox stream rng_stream(weights, i), so the weights depend
   /// only on the seed. The model uses `ctx` for every pass: it must outlive the model.
   explicit Gpt2(const Context<Device>& ctx, std::uint64_t seed = 0)
@@ -85,6 +88,7 @@ class Gpt2 : public CausalLm<Gpt2<Config, Device, Scalar>, Device, Scalar> {
     for (std::size_t i = 0; i < specs_.size(); ++i) {
       const ParameterSpec& spec = specs_[i];
       std::span<Scalar> values(init + spec.offset, static_cast<std::size_t>(spec.shape.numel()));
+      if (i == 0) values = values.first(std::size_t(Config.vocab) * std::size_t(Config.width));
       const bool is_ln_weight = spec.name.ends_with("ln_1.weight") ||
                                 spec.name.ends_with("ln_2.weight") || spec.name == "ln_f.weight";
       const bool is_residual_proj =

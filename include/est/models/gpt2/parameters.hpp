@@ -62,7 +62,9 @@ enum class Gpt2LayerTensor : std::size_t {
 template <class T, class Device = cpu>
 Gpt2Tensors<T, Device> layout_gpt2(const Gpt2Config& config, T* base,
                                    std::vector<ParameterSpec>* specs) {
-  const Index V = config.vocab, P = config.context, C = config.width, M = config.mlp_hidden;
+  // wte has the padded row count (config.embedding_rows()).
+  const Index V = config.embedding_rows(), P = config.context, C = config.width,
+              M = config.mlp_hidden;
   ArenaLayout<T, Device> arena(base, specs);
   Gpt2Tensors<T, Device> t;
   t.wte = arena.take("wte.weight", {V, C});

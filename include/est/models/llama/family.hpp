@@ -131,6 +131,16 @@ struct LlamaFamily {
             {"norm_eps", c.norm_eps}, {"tie_embeddings", c.tie_embeddings}};
   }
 
+  /// transformers' config.json of the configuration, and back (models/llama/hf_config.hpp).
+  [[nodiscard]] static nlohmann::json hf_config(const LlamaConfig& c,
+                                                std::string_view torch_dtype = "float32") {
+    return llama_hf_config(c, torch_dtype);
+  }
+  [[nodiscard]] static LlamaConfig config_from_hf(const nlohmann::json& j,
+                                                  const std::string& where) {
+    return llama_config_from_hf(j, where);
+  }
+
   /// A checkpoint's model files: `dir`/model.safetensors in LlamaForCausalLM's layout and
   /// transformers' config.json beside it, so from_pretrained(dir) loads the directory.
   template <class T>
@@ -138,17 +148,15 @@ struct LlamaFamily {
                            const std::vector<ParameterSpec>& specs, std::span<const T> arena,
                            const std::map<std::string, std::string>& metadata) {
     save_llama_safetensors(dir / "model.safetensors", specs, arena, metadata);
-    const std::string text =
-        llama_hf_config(config, std::is_same_v<T, double> ? "float64" : "float32").dump(2) + "\n";
-    write_file_atomically(dir / "config.json",
-                          std::as_bytes(std::span<const char>(text.data(), text.size())));
+    detail::write_hf_config(dir, llama_hf_config(config, detail::torch_dtype_name<T>()));
   }
 
-  /// Reads the weights of a checkpoint directory written by save_weights.
+  /// Reads the weights of `path` — a checkpoint directory, a safetensors file or a sharded
+  /// checkpoint's index.
   template <class T>
-  static void load_weights(const std::filesystem::path& dir, const LlamaConfig&,
+  static void load_weights(const std::filesystem::path& path, const LlamaConfig&,
                            const std::vector<ParameterSpec>& specs, std::span<T> arena) {
-    load_llama_safetensors(dir / "model.safetensors", specs, arena);
+    load_llama_safetensors(path, specs, arena);
   }
 };
 

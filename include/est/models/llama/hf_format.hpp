@@ -3,7 +3,8 @@
 // tensor under its `ParameterSpec` name ("model.embed_tokens.weight",
 // "model.layers.0.self_attn.q_proj.weight", ..., "lm_head.weight" unless tied) with nn.Linear's
 // (out, in) shapes and metadata {"format": "pt"}; with `llama_hf_config` written as config.json
-// beside it, `LlamaForCausalLM.from_pretrained(dir)` loads the directory.
+// beside it (models/llama/hf_config.hpp), `LlamaForCausalLM.from_pretrained(dir)` loads the
+// directory.
 //
 // Loading checks every tensor first and names the first one (in arena order) that is missing or
 // has another shape, with both configurations; a file of another architecture (GPT-2, say) is
@@ -23,6 +24,7 @@
 
 #include "est/core/error.hpp"
 #include "est/models/llama/config.hpp"
+#include "est/models/llama/hf_config.hpp"
 #include "est/io/parameter_file.hpp"
 #include "est/io/safetensors.hpp"
 #include "est/models/llama/parameters.hpp"
@@ -64,7 +66,7 @@ template <class Scalar>
 void load_llama(const std::filesystem::path& path, const std::vector<ParameterSpec>& specs,
                 std::span<Scalar> arena) {
   check_arena("load_llama_safetensors", specs, arena.size());
-  const SafetensorsFile file = SafetensorsFile::open(path);
+  const SafetensorsShards file = SafetensorsShards::open(path);
   const std::string where = "load_llama_safetensors: \"" + path.string() + "\": ";
   TensorShapeMap file_shapes, model_shapes;
   for (const std::string& name : file.names()) file_shapes[name] = file.info(name).shape;
@@ -136,7 +138,8 @@ inline void save_llama_safetensors(const std::filesystem::path& path,
   detail::save_parameter_arena<double>("save_llama_safetensors", path, specs, arena, metadata);
 }
 
-/// Reads every tensor of `specs` from a Llama safetensors file into `arena` (F32, F64, F16 or
+/// Reads every tensor of `specs` from a Llama safetensors file — or from the shards of a
+/// `model.safetensors.index.json`, or from a directory holding either — into `arena` (F32, F64, F16 or
 /// BF16 values, converted). Throws io_error naming the file and the first tensor that is
 /// missing or of another shape, with both configurations, or naming the architecture of a file
 /// that is not a Llama; the arena is written only after every check has passed.
@@ -149,28 +152,6 @@ inline void load_llama_safetensors(const std::filesystem::path& path,
                                    const std::vector<ParameterSpec>& specs,
                                    std::span<double> arena) {
   detail::load_llama<double>(path, specs, arena);
-}
-
-/// The transformers config.json of a LlamaForCausalLM with this configuration.
-[[nodiscard]] inline nlohmann::json llama_hf_config(const LlamaConfig& c,
-                                                    std::string_view torch_dtype = "float32") {
-  return {{"architectures", {"LlamaForCausalLM"}},
-          {"model_type", "llama"},
-          {"hidden_size", c.width},
-          {"intermediate_size", c.mlp_hidden},
-          {"num_hidden_layers", c.layers},
-          {"num_attention_heads", c.heads},
-          {"num_key_value_heads", c.kv_heads},
-          {"head_dim", c.head_dim()},
-          {"vocab_size", c.vocab},
-          {"max_position_embeddings", c.context},
-          {"rms_norm_eps", c.norm_eps},
-          {"rope_theta", c.rope_theta},
-          {"hidden_act", "silu"},
-          {"attention_bias", false},
-          {"mlp_bias", false},
-          {"tie_word_embeddings", c.tie_embeddings},
-          {"torch_dtype", std::string(torch_dtype)}};
 }
 
 }  // namespace est
