@@ -3,7 +3,9 @@
 // and a validation range of one token source.
 
 #include <algorithm>
+#include <cstdint>
 #include <filesystem>
+#include <fstream>
 #include <optional>
 #include <string>
 #include <variant>
@@ -75,11 +77,37 @@ class Tokenizer {
   std::optional<est::Gpt2Tokenizer> gpt2_;
 };
 
-/// Token files are recognised by their extension (.bin: llm.c shard or raw uint16 stream).
-inline bool is_token_file(const std::filesystem::path& p) { return p.extension() == ".bin"; }
+/// The first four bytes of `path` are the llm.c token-shard magic.
+inline bool starts_with_llmc_magic(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) return false;
+  std::ifstream in(path, std::ios::binary);
+  unsigned char b[4] = {};
+  if (!in.read(reinterpret_cast<char*>(b), 4)) return false;
+  const std::uint32_t word = b[0] | (b[1] << 8) | (b[2] << 16) | (std::uint32_t(b[3]) << 24);
+  return word == std::uint32_t(est::TokenFile::llmc_magic);
+}
 
-inline Tokens load_tokens(const std::string& path, const Tokenizer& tokenizer) {
-  if (is_token_file(path)) return Tokens(est::TokenFile::open(path));
+/// Reads `path` as --data-format says: `auto` takes a .bin file for a token file (an llm.c shard
+/// or a headerless uint16 stream, told apart by est::TokenFile) and anything else for text, but
+/// refuses a file that is not .bin and starts with the llm.c magic (a shard under another name,
+/// which would otherwise be tokenized as text); `text`, `llmc` and `uint16` force one reading.
+inline Tokens load_tokens(const std::string& path, const Tokenizer& tokenizer,
+                          const std::string& format) {
+  if (format == "llmc") return Tokens(est::TokenFile::open(path, est::TokenFileFormat::llmc));
+  if (format == "uint16") {
+    return Tokens(est::TokenFile::open(path, est::TokenFileFormat::raw_uint16));
+  }
+  if (format == "auto") {
+    if (std::filesystem::path(path).extension() == ".bin") return Tokens(est::TokenFile::open(path));
+    est::require<est::value_error>(!starts_with_llmc_magic(path), "'", path, "' starts with the "
+                                   "llm.c token-shard magic 20240520 but is not named .bin; "
+                                   "rename it to .bin or pass --data-format llmc to read it as "
+                                   "tokens (or --data-format text to tokenize its bytes)");
+  } else {
+    est::require<est::value_error>(format == "text", "--data-format: expected auto, text, llmc "
+                                   "or uint16, got '", format, "'");
+  }
   return Tokens(est::TokenBuffer(tokenizer.encode(est::read_text_corpus(path))));
 }
 
@@ -108,10 +136,10 @@ inline Dataset load_dataset(const RunConfig& run, const Tokenizer& tokenizer) {
   const int vocab = tokenizer.vocab_size();
   Dataset d;
   d.name = run.data.empty() ? default_corpus : run.data;
-  d.train.emplace(load_tokens(d.name, tokenizer));
+  d.train.emplace(load_tokens(d.name, tokenizer, run.data_format));
   check_ids(*d.train, vocab, d.name, run);
   if (!run.val_data.empty()) {
-    d.val.emplace(load_tokens(run.val_data, tokenizer));
+    d.val.emplace(load_tokens(run.val_data, tokenizer, run.data_format));
     check_ids(*d.val, vocab, run.val_data, run);
     d.train_range = {0, d.train->size()};
     d.val_range = {0, d.val->size()};

@@ -49,6 +49,10 @@ void add_options(CLI::App& app, RunConfig& run, Invocation& inv, std::vector<dou
   add(app.add_option("--data", run.data,
                  std::string("training text (file or directory) or token file (.bin: llm.c "
                              "shard or raw uint16); default: ") + est_train::default_corpus));
+  add(app.add_option("--data-format", run.data_format, "how to read --data and --val-data: auto "
+                 "(.bin files are token files, anything else text), text, llmc (llm.c shard) or "
+                 "uint16 (headerless stream)")
+      ->check(CLI::IsMember({"auto", "text", "llmc", "uint16"}))->capture_default_str());
   add(app.add_option("--val-data", run.val_data, "validation token/text file (default: the last "
                  "--val-fraction of --data)"));
   add(app.add_option("--val-fraction", run.val_fraction, "held-out fraction of --data")
@@ -57,6 +61,11 @@ void add_options(CLI::App& app, RunConfig& run, Invocation& inv, std::vector<dou
       ->check(CLI::IsMember({"byte", "gpt2"}))->capture_default_str());
   add(app.add_option("--gpt2-dir", run.gpt2_dir, "directory with GPT-2's encoder.json and vocab.bpe")
       ->check(CLI::ExistingDirectory));
+  add(app.add_option("--init-from", run.init_from, "start from the weights of a Hugging Face "
+                 "checkpoint: a directory (config.json with model.safetensors or a sharded "
+                 "model.safetensors.index.json), a .safetensors file or an index; config.json "
+                 "must match the preset, which it chooses when --preset is not given")
+      ->check(CLI::ExistingPath));
   add(app.add_option("--steps", run.steps, "optimizer steps")->check(CLI::PositiveNumber)
       ->capture_default_str());
   add(app.add_option("--batch", run.batch, "sequences per micro-batch")->check(CLI::PositiveNumber)
@@ -181,6 +190,9 @@ int main(int argc, char** argv) {
         est_train::print_comparison(results[0], results[1]);
       }
     } else {
+      if (!run.init_from.empty() && app.get_option("--preset")->count() == 0) {
+        run.preset = est_train::preset_for_checkpoint(run.init_from);
+      }
       if (stage1.size() == 3) run.stage1 = {stage1[0], stage1[1], stage1[2]};
       if (stage2.size() == 2) run.stage2 = {stage2[0], stage2[1]};
       est::require<est::value_error>(run.stage1_end <= run.stage2_end, "--stage1-end ",

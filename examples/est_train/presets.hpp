@@ -4,11 +4,13 @@
 
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
-#include <est/models/gpt2/config.hpp>
 #include <est/core/error.hpp>
-#include <est/models/llama/config.hpp>
+#include <est/models/gpt2/family.hpp>
+#include <est/models/hf_checkpoint.hpp>
+#include <est/models/llama/family.hpp>
 
 namespace est_train {
 
@@ -19,8 +21,9 @@ struct Preset {
   std::string_view about;
 };
 
-// Byte-level presets (vocabulary 256) need no tokenizer files; gpt2-124m has GPT-2's
-// vocabulary (padded to 50304) for the GPT-2 tokenizer or GPT-2 token shards.
+// Byte-level presets (vocabulary 256) need no tokenizer files; gpt2-124m is GPT-2 small as
+// released (vocabulary 50257, padded inside est to 50304 rows) for the GPT-2 tokenizer, GPT-2
+// token shards and `--init-from` a Hugging Face "gpt2" download.
 inline constexpr Preset<est::Gpt2Config> gpt2_presets[] = {
     {"tiny", {.layers = 2, .heads = 2, .width = 64, .mlp_hidden = 256, .vocab = 256, .context = 64},
      "GPT-2, 0.1M parameters, bytes; for tests and smoke runs"},
@@ -28,8 +31,8 @@ inline constexpr Preset<est::Gpt2Config> gpt2_presets[] = {
      "GPT-2, 3.3M parameters, bytes; the default: a baseline-vs-EST comparison in a few minutes"},
     {"10m", {.layers = 6, .heads = 6, .width = 384, .mlp_hidden = 1536, .vocab = 256, .context = 256},
      "GPT-2, 10.8M parameters, bytes; learns real text in tens of minutes on 2 cores"},
-    {"gpt2-124m", est::presets::gpt2_124m,
-     "GPT-2 124M shape, vocabulary 50304 (GPT-2 tokenizer or token shards)"},
+    {"gpt2-124m", est::presets::gpt2_small,
+     "GPT-2 124M as released, vocabulary 50257 (GPT-2 tokenizer, token shards, --init-from gpt2)"},
 };
 
 // Llama presets: grouped-query attention, RoPE, SwiGLU. tinyllama-1b is TinyLlama-1.1B's shape
@@ -63,6 +66,24 @@ inline std::vector<std::string> preset_names() {
   return names;
 }
 
+/// The name of the preset whose configuration `config` (a Gpt2Config or LlamaConfig) is, in
+/// transformers' terms (GPT-2's internal vocabulary padding aside), or an empty string.
+template <class Config>
+std::string preset_named_by(const Config& config) {
+  using Family = est::family_t<Config>;
+  const auto wanted = Family::hf_config(config);
+  auto match = [&](const auto& presets) -> std::string {
+    for (const auto& p : presets) {
+      if constexpr (std::is_same_v<std::remove_cvref_t<decltype(p.config)>, Config>) {
+        if (Family::hf_config(p.config) == wanted) return std::string(p.name);
+      }
+    }
+    return "";
+  };
+  const std::string gpt2 = match(gpt2_presets);
+  return gpt2.empty() ? match(llama_presets) : gpt2;
+}
+
 /// Calls `f.template operator()<config>()` for the preset named `name` (config is an
 /// est::Gpt2Config or an est::LlamaConfig).
 template <class F>
@@ -75,6 +96,40 @@ decltype(auto) with_preset(std::string_view name, F&& f) {
   if (name == llama_presets[1].name) return f.template operator()<llama_presets[1].config>();
   if (name == llama_presets[2].name) return f.template operator()<llama_presets[2].config>();
   est::fail<est::value_error>("unknown preset '", name, "'; the presets are:\n", preset_list());
+}
+
+/// The preset for `--init-from path` without --preset: the one whose configuration the
+/// checkpoint's config.json describes. Throws value_error when there is no config.json, it is
+/// of another family, or no preset matches (naming the checkpoint's configuration).
+inline std::string preset_for_checkpoint(const std::string& path) {
+  const auto json = est::read_hf_config(path);
+  const std::string file = est::hf_config_path(path).string();
+  est::require<est::value_error>(json.has_value(), "--init-from '", path, "': there is no "
+                                 "config.json to choose the preset from (looked for '", file,
+                                 "'); name the preset with --preset");
+  const std::string where = "config.json \"" + file + "\"";
+  const auto type = json->is_object() && json->contains("model_type") &&
+                            json->at("model_type").is_string()
+                        ? json->at("model_type").get<std::string>()
+                        : std::string("(none)");
+  std::string preset, described;
+  if (type == "gpt2") {
+    const auto config = est::gpt2_config_from_hf(*json, where);
+    preset = preset_named_by(config);
+    described = est::Gpt2Family::config_json(config).dump();
+  } else if (type == "llama") {
+    const auto config = est::llama_config_from_hf(*json, where);
+    preset = preset_named_by(config);
+    described = est::LlamaFamily::config_json(config).dump();
+  } else {
+    est::fail<est::value_error>("--init-from '", path, "': config.json's model_type is ", type,
+                                "; est trains \"gpt2\" and \"llama\" models");
+  }
+  est::require<est::value_error>(!preset.empty(), "--init-from '", path, "': no preset has the "
+                                 "checkpoint's configuration ", described, "; the presets are:\n",
+                                 preset_list(), "(the library loads a checkpoint of any "
+                                 "configuration: est::load_hf_checkpoint)");
+  return preset;
 }
 
 }  // namespace est_train

@@ -16,6 +16,7 @@
 
 #include <est/io/atomic_file.hpp>
 #include <est/models/generate.hpp>
+#include <est/models/hf_checkpoint.hpp>
 #include <est/models/gpt2/model.hpp>
 #include <est/models/llama/model.hpp>
 #include <est/subnet/schedule.hpp>
@@ -238,6 +239,21 @@ RunResult train_run(RunConfig run, const Invocation& inv, const std::string& lab
   const est::Context<est::cpu> ctx(run.threads > 0 ? run.threads
                                                    : est::Context<est::cpu>::default_threads());
   ModelOf<Config> model(ctx, run.seed);
+  if (!resume_from && !run.init_from.empty()) {
+    // Weights only: the optimizer, the step and the schedules start afresh.
+    est::HfCheckpointInfo loaded;
+    try {
+      loaded = est::load_hf_checkpoint(run.init_from, model);
+    } catch (const est::io_error& e) {
+      est::fail<est::io_error>("--init-from: ", e.what());
+    }
+    if (!inv.quiet) {
+      std::printf("[%s] weights from %s (%zu file%s; %s)\n", label.c_str(),
+                  loaded.weights.c_str(), loaded.files, loaded.files == 1 ? "" : "s",
+                  loaded.config_checked ? "config.json matches the preset"
+                                        : "no config.json: only tensor names and shapes checked");
+    }
+  }
   est::SubnetworkSchedule subnetworks(est::subnetwork_shape(Config),
                                       sampling_of(run, head_group_of<Config>(run)),
                                       growth_of(run));
