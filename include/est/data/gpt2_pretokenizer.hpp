@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "est/data/unicode_tables.hpp"
+#include "est/data/utf8.hpp"
 
 namespace est {
 
@@ -34,65 +35,6 @@ inline constexpr std::array<char32_t, 256> gpt2_byte_alphabet = [] {
 }();
 
 namespace detail {
-
-/// Length (1 to 4) of the well-formed UTF-8 sequence that starts at `text[pos]`, with its code
-/// point in `cp`; 0 when the bytes there are not well-formed UTF-8 (Unicode's table 3-7).
-constexpr int decode_utf8(std::string_view text, std::size_t pos, char32_t& cp) {
-  const std::size_t left = text.size() - pos;
-  const auto byte = [&](std::size_t k) -> unsigned {
-    return static_cast<unsigned char>(text[pos + k]);
-  };
-  const auto continuation = [&](std::size_t k, unsigned lo = 0x80, unsigned hi = 0xBF) {
-    return k < left && byte(k) >= lo && byte(k) <= hi;
-  };
-  const unsigned b0 = byte(0);
-  if (b0 < 0x80) {
-    cp = b0;
-    return 1;
-  }
-  if (b0 >= 0xC2 && b0 <= 0xDF) {
-    if (!continuation(1)) return 0;
-    cp = (b0 & 0x1F) << 6 | (byte(1) & 0x3F);
-    return 2;
-  }
-  if (b0 >= 0xE0 && b0 <= 0xEF) {
-    // E0 must not be overlong (A0..BF next); ED must not encode a surrogate (80..9F next).
-    if (!continuation(1, b0 == 0xE0 ? 0xA0 : 0x80, b0 == 0xED ? 0x9F : 0xBF) || !continuation(2)) {
-      return 0;
-    }
-    cp = (b0 & 0x0F) << 12 | (byte(1) & 0x3F) << 6 | (byte(2) & 0x3F);
-    return 3;
-  }
-  if (b0 >= 0xF0 && b0 <= 0xF4) {
-    // F0 must not be overlong (90..BF next); F4 must stay within U+10FFFF (80..8F next).
-    if (!continuation(1, b0 == 0xF0 ? 0x90 : 0x80, b0 == 0xF4 ? 0x8F : 0xBF) ||
-        !continuation(2) || !continuation(3)) {
-      return 0;
-    }
-    cp = (b0 & 0x07) << 18 | (byte(1) & 0x3F) << 12 | (byte(2) & 0x3F) << 6 | (byte(3) & 0x3F);
-    return 4;
-  }
-  return 0;
-}
-
-/// UTF-8 encoding of code point `cp` (at most U+10FFFF), appended to `out`.
-inline void append_utf8(std::string& out, char32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | cp >> 6);
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | cp >> 12);
-    out += static_cast<char>(0x80 | (cp >> 6 & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | cp >> 18);
-    out += static_cast<char>(0x80 | (cp >> 12 & 0x3F));
-    out += static_cast<char>(0x80 | (cp >> 6 & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
 
 /// The classes GPT-2's pattern tells apart; `other` is [^\s\p{L}\p{N}].
 enum class Gpt2CharClass : std::uint8_t { letter, number, space, other };
