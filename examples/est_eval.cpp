@@ -4,6 +4,7 @@
 //
 //   est-eval runs/est/step-00000600 --data held_out.txt
 //   est-eval gpt2/ --tokenizer gpt2 --gpt2-dir gpt2/ --data book_val.bin --seq 1024
+//   est-eval my-llama/ --tokenizer hf --data held_out.txt     (my-llama/tokenizer.json)
 //
 // The tokens are cut into consecutive windows of --seq + 1 tokens (the last partial window
 // dropped); each window predicts its last --seq tokens from the ones before them, and the loss is
@@ -74,8 +75,10 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"auto", "text", "llmc", "uint16"}))->capture_default_str();
   app.add_option("--preset", preset, "the model's preset (default: the one config.json describes)")
       ->check(CLI::IsMember(est_train::preset_names()));
-  app.add_option("--tokenizer", run.tokenizer, "byte or gpt2")
-      ->check(CLI::IsMember({"byte", "gpt2"}))->capture_default_str();
+  app.add_option("--tokenizer", run.tokenizer, "byte, gpt2 or hf (as est-train)")
+      ->check(CLI::IsMember({"byte", "gpt2", "hf"}))->capture_default_str();
+  app.add_option("--tokenizer-file", run.tokenizer_file, "tokenizer.json for --tokenizer hf "
+                 "(default: the one beside the weights)")->check(CLI::ExistingFile);
   app.add_option("--gpt2-dir", run.gpt2_dir, "directory with GPT-2's encoder.json and vocab.bpe")
       ->check(CLI::ExistingDirectory);
   app.add_option("--seq", seq, "tokens predicted per window (default: the model's context)")
@@ -85,6 +88,7 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads, "CPU threads (0: all cores)")->check(CLI::NonNegativeNumber);
   CLI11_PARSE(app, argc, argv);
   try {
+    run.init_from = weights;  // where --tokenizer hf finds tokenizer.json by default
     if (preset.empty()) preset = est_train::preset_for_checkpoint(weights);
     const EvalResult r = est_train::with_preset(preset, [&]<auto Config>() {
       return evaluate<Config>(weights, run, seq, max_windows, threads);

@@ -3,6 +3,7 @@
 //
 //   est-tokenize --out data/shakespeare book.txt             byte-level tokens
 //   est-tokenize --tokenizer gpt2 --gpt2-dir gpt2/ --out data/shakespeare book.txt
+//   est-tokenize --tokenizer hf --tokenizer-file tokenizer.json --out data/shakespeare book.txt
 //
 // writes data/shakespeare_train.bin and data/shakespeare_val.bin (the last --val-fraction).
 
@@ -14,19 +15,22 @@
 
 #include <est/data/byte_tokenizer.hpp>
 #include <est/data/gpt2_tokenizer.hpp>
+#include <est/data/hf_tokenizer.hpp>
 #include <est/data/text_corpus.hpp>
 #include <est/data/token_file.hpp>
 
 int main(int argc, char** argv) {
   CLI::App app{"est-tokenize: text (a file or a directory of files) to train/val token files in "
                "llm.c's shard format"};
-  std::string input, out, tokenizer = "byte", gpt2_dir;
+  std::string input, out, tokenizer = "byte", gpt2_dir, tokenizer_file;
   double val_fraction = 0.1;
   app.add_option("input", input, "text file or directory")->required();
   app.add_option("--out", out, "output prefix: writes PREFIX_train.bin and PREFIX_val.bin")
       ->required();
-  app.add_option("--tokenizer", tokenizer, "byte or gpt2")
-      ->check(CLI::IsMember({"byte", "gpt2"}))->capture_default_str();
+  app.add_option("--tokenizer", tokenizer, "byte, gpt2 (--gpt2-dir) or hf (--tokenizer-file)")
+      ->check(CLI::IsMember({"byte", "gpt2", "hf"}))->capture_default_str();
+  app.add_option("--tokenizer-file", tokenizer_file, "a Hugging Face tokenizer.json (BPE: "
+                 "byte-level or with byte fallback) for --tokenizer hf")->check(CLI::ExistingFile);
   app.add_option("--gpt2-dir", gpt2_dir, "directory with GPT-2's encoder.json and vocab.bpe")
       ->check(CLI::ExistingDirectory);
   app.add_option("--val-fraction", val_fraction, "fraction of the tokens held out")
@@ -40,6 +44,10 @@ int main(int argc, char** argv) {
       const auto gpt2 = est::Gpt2Tokenizer::load(std::filesystem::path(gpt2_dir) / "encoder.json",
                                                  std::filesystem::path(gpt2_dir) / "vocab.bpe");
       tokens = gpt2.encode(text);
+    } else if (tokenizer == "hf") {
+      est::require<est::value_error>(!tokenizer_file.empty(), "--tokenizer hf needs "
+                                     "--tokenizer-file");
+      tokens = est::HfTokenizer::load(tokenizer_file).encode(text);
     } else {
       tokens = est::ByteTokenizer().encode(text);
     }

@@ -111,6 +111,7 @@ def main():
     shutil.rmtree(args.work, ignore_errors=True)
     os.makedirs(args.work)
     torch.manual_seed(0)
+    torch.set_num_threads(1)  # est-train runs beside it; CTest may run other tests too
 
     # est-train's "tiny" preset and "llama-tiny" preset, as transformers configurations.
     gpt2 = GPT2LMHeadModel(GPT2Config(n_layer=2, n_head=2, n_embd=64, n_inner=256,

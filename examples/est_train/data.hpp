@@ -14,6 +14,7 @@
 #include <est/data/batches.hpp>
 #include <est/data/byte_tokenizer.hpp>
 #include <est/data/gpt2_tokenizer.hpp>
+#include <est/data/hf_tokenizer.hpp>
 #include <est/data/text_corpus.hpp>
 #include <est/data/token_file.hpp>
 
@@ -53,28 +54,50 @@ class Tokens {
   std::variant<est::TokenBuffer, est::TokenFile> v_;
 };
 
-/// A tokenizer chosen at run time.
+/// The tokenizer.json of `--tokenizer hf`: --tokenizer-file, or the one beside --init-from.
+inline std::filesystem::path hf_tokenizer_file(const RunConfig& run) {
+  if (!run.tokenizer_file.empty()) return run.tokenizer_file;
+  est::require<est::value_error>(!run.init_from.empty(), "--tokenizer hf needs --tokenizer-file "
+                                 "(a Hugging Face tokenizer.json), or --init-from a checkpoint "
+                                 "that holds one");
+  std::error_code ec;
+  const std::filesystem::path from = run.init_from;
+  const auto file = (std::filesystem::is_directory(from, ec) ? from : from.parent_path()) /
+                    "tokenizer.json";
+  est::require<est::value_error>(std::filesystem::exists(file, ec), "--tokenizer hf: '",
+                                 file.string(), "' does not exist (give --tokenizer-file)");
+  return file;
+}
+
+/// A tokenizer chosen at run time: bytes, GPT-2's BPE files, or a Hugging Face tokenizer.json.
 class Tokenizer {
  public:
   explicit Tokenizer(const RunConfig& run) {
     if (run.tokenizer == "byte") return;
-    est::require<est::value_error>(run.tokenizer == "gpt2", "--tokenizer: expected 'byte' or "
-                                   "'gpt2', got '", run.tokenizer, "'");
+    if (run.tokenizer == "hf") {
+      hf_ = est::HfTokenizer::load(hf_tokenizer_file(run));
+      return;
+    }
+    est::require<est::value_error>(run.tokenizer == "gpt2", "--tokenizer: expected 'byte', "
+                                   "'gpt2' or 'hf', got '", run.tokenizer, "'");
     est::require<est::value_error>(!run.gpt2_dir.empty(), "--tokenizer gpt2 needs --gpt2-dir, "
                                    "the directory holding encoder.json and vocab.bpe");
     const std::filesystem::path dir = run.gpt2_dir;
     gpt2_ = est::Gpt2Tokenizer::load(dir / "encoder.json", dir / "vocab.bpe");
   }
-  [[nodiscard]] int vocab_size() const { return gpt2_ ? gpt2_->vocab_size() : 256; }
+  [[nodiscard]] int vocab_size() const {
+    return gpt2_ ? gpt2_->vocab_size() : hf_ ? hf_->vocab_size() : 256;
+  }
   [[nodiscard]] std::vector<std::int32_t> encode(std::string_view text) const {
-    return gpt2_ ? gpt2_->encode(text) : est::ByteTokenizer().encode(text);
+    return gpt2_ ? gpt2_->encode(text) : hf_ ? hf_->encode(text) : est::ByteTokenizer().encode(text);
   }
   [[nodiscard]] std::string decode(std::span<const std::int32_t> ids) const {
-    return gpt2_ ? gpt2_->decode(ids) : est::ByteTokenizer().decode(ids);
+    return gpt2_ ? gpt2_->decode(ids) : hf_ ? hf_->decode(ids) : est::ByteTokenizer().decode(ids);
   }
 
  private:
   std::optional<est::Gpt2Tokenizer> gpt2_;
+  std::optional<est::HfTokenizer> hf_;
 };
 
 /// The first four bytes of `path` are the llm.c token-shard magic.

@@ -57,8 +57,11 @@ void add_options(CLI::App& app, RunConfig& run, Invocation& inv, std::vector<dou
                  "--val-fraction of --data)"));
   add(app.add_option("--val-fraction", run.val_fraction, "held-out fraction of --data")
       ->check(CLI::Range(0.001, 0.5))->capture_default_str());
-  add(app.add_option("--tokenizer", run.tokenizer, "byte or gpt2")
-      ->check(CLI::IsMember({"byte", "gpt2"}))->capture_default_str());
+  add(app.add_option("--tokenizer", run.tokenizer, "byte, gpt2 (OpenAI's files, --gpt2-dir) or "
+                 "hf (a Hugging Face tokenizer.json, --tokenizer-file)")
+      ->check(CLI::IsMember({"byte", "gpt2", "hf"}))->capture_default_str());
+  add(app.add_option("--tokenizer-file", run.tokenizer_file, "tokenizer.json for --tokenizer hf "
+                 "(default: the one beside --init-from)")->check(CLI::ExistingFile));
   add(app.add_option("--gpt2-dir", run.gpt2_dir, "directory with GPT-2's encoder.json and vocab.bpe")
       ->check(CLI::ExistingDirectory));
   add(app.add_option("--init-from", run.init_from, "start from the weights of a Hugging Face "

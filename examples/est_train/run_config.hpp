@@ -29,8 +29,9 @@ struct RunConfig {
   std::string data_format = "auto";  // "auto" (.bin: token file), "text", "llmc" or "uint16"
   std::string val_data;          // a separate validation token file; empty = last val_fraction
   double val_fraction = 0.1;
-  std::string tokenizer = "byte";  // "byte" or "gpt2"
+  std::string tokenizer = "byte";  // "byte", "gpt2" or "hf"
   std::string gpt2_dir;            // encoder.json and vocab.bpe for the GPT-2 tokenizer
+  std::string tokenizer_file;      // tokenizer.json for "hf"; empty: the one beside init_from
   std::string init_from;           // start from these Hugging Face weights; empty: random init
   // Evolving subnetwork training (growth::ThreeStage; sampling::Uniform or sampling::Importance).
   std::array<double, 3> stage1{0.5, 0.5, 0.5};  // (pL, pH, pM)
@@ -51,7 +52,7 @@ struct RunConfig {
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RunConfig, preset, schedule, steps, batch, seq,
                                                 micro_batches, lr, min_lr, warmup, grad_clip,
                                                 weight_decay, seed, eval_interval, eval_batches,
-                                                data, data_format, val_data, val_fraction, tokenizer, gpt2_dir,
+                                                data, data_format, val_data, val_fraction, tokenizer, gpt2_dir, tokenizer_file,
                                                 init_from,
                                                 stage1, stage2, stage1_end, stage2_end,
                                                 granularity, head_sampling, sampling,
