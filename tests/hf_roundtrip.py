@@ -44,10 +44,12 @@ def randomise(model, seed):
                 p.copy_(0.1 * torch.randn(p.shape, generator=gen))
 
 
-def transformers_loss(model, data):
+def transformers_loss(model, data, max_windows=None):
     """est-eval's loss: windows of SEQ + 1 bytes, the last SEQ of each predicted."""
     tokens = list(open(data, "rb").read())
     windows = (len(tokens) - 1) // SEQ
+    if max_windows:
+        windows = min(windows, max_windows)
     total = 0.0
     with torch.no_grad():
         for w in range(windows):
@@ -57,9 +59,10 @@ def transformers_loss(model, data):
     return total / windows
 
 
-def est_eval_loss(args, weights):
+def est_eval_loss(args, weights, max_windows=None):
+    extra = ["--max-windows", str(max_windows)] if max_windows else []
     out = subprocess.run([args.est_eval, weights, "--data", args.data, "--seq", str(SEQ),
-                          "--threads", "2"], capture_output=True, text=True)
+                          "--threads", "2"] + extra, capture_output=True, text=True)
     if out.returncode != 0:
         sys.exit(f"est-eval {weights} failed:\n{out.stdout}{out.stderr}")
     return float(re.search(r"loss ([-+0-9.eE]+)", out.stdout).group(1))
@@ -71,17 +74,17 @@ def check_close(what, est_value, reference, tolerance=2e-5):
         sys.exit(f"FAILED: {what} differs by {abs(est_value - reference):.3g}")
 
 
-def round_trip(args, name, model, cls, expected_preset, save_kwargs):
+def round_trip(args, name, model, cls, expected_preset, save_kwargs, steps=6, windows=None):
     source = os.path.join(args.work, name + "-transformers")
     model.save_pretrained(source, **save_kwargs)
     # The untouched weights: est and transformers agree on the loss.
     reference = cls.from_pretrained(source, dtype=torch.float32).eval()
-    check_close(f"{name}: loss of the transformers weights", est_eval_loss(args, source),
-                transformers_loss(reference, args.data))
+    check_close(f"{name}: loss of the transformers weights", est_eval_loss(args, source, windows),
+                transformers_loss(reference, args.data, windows))
 
     runs = os.path.join(args.work, name + "-est")
     out = subprocess.run([args.est_train, "--init-from", source, "--schedule", "est", "--steps",
-                          "6", "--batch", "2", "--seq", str(SEQ), "--eval-interval", "0",
+                          str(steps), "--batch", "2", "--seq", str(SEQ), "--eval-interval", "0",
                           "--eval-batches", "1", "--threads", "2", "--sample", "0",
                           "--data", args.data, "--checkpoint-dir", runs],
                          capture_output=True, text=True)
@@ -90,10 +93,10 @@ def round_trip(args, name, model, cls, expected_preset, save_kwargs):
         sys.exit(f"est-train failed:\n{out.stderr}")
     if f"] {expected_preset}:" not in out.stdout or "weights from" not in out.stdout:
         sys.exit(f"FAILED: est-train did not start preset {expected_preset} from the weights")
-    checkpoint = os.path.join(runs, "step-00000006")
+    checkpoint = os.path.join(runs, "step-%08d" % steps)
     trained = cls.from_pretrained(checkpoint, dtype=torch.float32).eval()
-    check_close(f"{name}: loss of est's trained checkpoint", est_eval_loss(args, checkpoint),
-                transformers_loss(trained, args.data))
+    check_close(f"{name}: loss of est's trained checkpoint", est_eval_loss(args, checkpoint, windows),
+                transformers_loss(trained, args.data, windows))
     before = dict(reference.named_parameters())
     changed = sum(not torch.equal(p, before[n]) for n, p in trained.named_parameters())
     print(f"{name}: {changed} of {len(before)} tensors changed by training")
@@ -107,6 +110,8 @@ def main():
     parser.add_argument("--est-eval", required=True)
     parser.add_argument("--data", required=True)
     parser.add_argument("--work", required=True)
+    parser.add_argument("--gpt2-124m", action="store_true",
+                        help="also GPT-2 small (124M, vocabulary 50257): slower, about 2 GB")
     args = parser.parse_args()
     shutil.rmtree(args.work, ignore_errors=True)
     os.makedirs(args.work)
@@ -126,6 +131,12 @@ def main():
                                          rope_theta=10000.0)).eval()
     randomise(llama, 2)
     round_trip(args, "llama", llama.to(torch.bfloat16), LlamaForCausalLM, "llama-tiny", {})
+
+    if args.gpt2_124m:
+        # GPT-2 small's shape with its real vocabulary of 50257, which est pads internally: the
+        # preset gpt2-124m, a few windows (the bytes of the text are GPT-2 token ids too).
+        gpt2 = GPT2LMHeadModel(GPT2Config()).eval()
+        round_trip(args, "gpt2-124m", gpt2, GPT2LMHeadModel, "gpt2-124m", {}, steps=2, windows=4)
     print("round trip OK")
 
 
