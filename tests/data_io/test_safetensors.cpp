@@ -346,6 +346,10 @@ TEST_CASE("malformed files are rejected with an io_error naming the file and the
   rejects(assemble(R"({"a":{"dtype":"F32","dtype":"F32","shape":[1],"data_offsets":[0,4]}})", four),
           {"duplicate key \"dtype\""});
   rejects(assemble(R"({"a":[[[[[[[[[[[[1]]]]]]]]]]]]})", {}), {"nests deeper"});
+  // A NUL byte would end nlohmann's reading of the header early, accepting what follows it.
+  rejects(assemble("{" + a4 + std::string("}\0garbage", 9), four),
+          {"the header holds a NUL byte at offset"});
+  rejects(assemble(std::string("{\0}", 3), {}), {"the header holds a NUL byte at offset 1"});
   // Tensor entries.
   rejects(assemble(R"({"a":5})", {}), {"tensor \"a\" is a JSON number, not an object"});
   rejects(assemble(R"({"a":{"shape":[1],"data_offsets":[0,4]}})", four),
@@ -807,4 +811,30 @@ TEST_CASE("MappedFile maps whole files, empty ones without mmap, and moves", "[a
   EST_CHECK_THROWS(est::MappedFile(dir / "nothing"), est::io_error,
                    "cannot open \"" + (dir / "nothing").string() + "\": No such file or directory");
   EST_CHECK_THROWS(est::MappedFile(dir.path()), est::io_error, "is not a regular file");
+}
+
+TEST_CASE("a header of many tensors parses, every tensor in place", "[safetensors]") {
+  // 20,000 tensors: the duplicate-key check streams the header once (it used to rescan the
+  // top-level object at the end of every tensor entry, quadratic in the tensors).
+  TempDir dir;
+  const int count = 20000;
+  std::vector<float> values(count);
+  std::vector<std::string> names(count);
+  std::vector<est::SafetensorsEntry> entries;
+  for (int i = 0; i < count; ++i) {
+    values[std::size_t(i)] = float(i);
+    names[std::size_t(i)] = "layer." + std::to_string(i) + ".w";
+  }
+  for (int i = 0; i < count; ++i) {
+    entries.push_back(est::safetensors_entry<float>(
+        names[std::size_t(i)], {1}, std::span<const float>(values).subspan(std::size_t(i), 1)));
+  }
+  est::write_safetensors(dir / "many.safetensors", entries, {});
+  const auto f = est::SafetensorsFile::open(dir / "many.safetensors");
+  REQUIRE(f.size() == std::size_t(count));
+  for (int i = 0; i < count; i += 997) {
+    float v = -1;
+    f.copy_to<float>(names[std::size_t(i)], std::span<float>(&v, 1));
+    CHECK(v == float(i));
+  }
 }

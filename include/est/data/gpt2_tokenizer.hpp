@@ -45,6 +45,7 @@
 
 #include "est/core/error.hpp"
 #include "est/data/gpt2_pretokenizer.hpp"
+#include "est/io/json_file.hpp"
 
 namespace est {
 
@@ -317,13 +318,11 @@ namespace detail {
 /// id and the ids by token.
 inline std::pair<std::vector<std::string>, std::unordered_map<std::string, std::int32_t>>
 read_gpt2_encoder(const std::string& encoder_text, const std::filesystem::path& encoder_json) {
-  nlohmann::json encoder;
-  try {
-    encoder = nlohmann::json::parse(encoder_text);
-  } catch (const nlohmann::json::exception& e) {
-    fail<io_error>("Gpt2Tokenizer::load: the encoder file ", encoder_json,
-                   " is not valid JSON: ", e.what());
-  }
+  // Bounded: encoder.json is {token: id}, so deep nesting is refused before anything recurses.
+  auto parsed = parse_json_bounded(encoder_text, 4, false);
+  require<io_error>(parsed.error.empty(), "Gpt2Tokenizer::load: the encoder file ",
+                    encoder_json, " ", parsed.error);
+  const nlohmann::json encoder = std::move(parsed.value);
   require<io_error>(encoder.is_object(), "Gpt2Tokenizer::load: the encoder file ", encoder_json,
                     " holds a JSON ", encoder.type_name(), ", expected an object {token: id}");
   const std::size_t max_tokens = std::numeric_limits<std::int32_t>::max() - 1;
@@ -337,12 +336,12 @@ read_gpt2_encoder(const std::string& encoder_text, const std::filesystem::path& 
   id_of_token.reserve(encoder.size());
   for (const auto& [token, value] : encoder.items()) {
     require<io_error>(value.is_number_integer(), "Gpt2Tokenizer::load: in ", encoder_json,
-                      ", token \"", token, "\" has id ", value.dump(), ", expected an integer");
+                      ", token \"", token, "\" has id ", json_excerpt(value), ", expected an integer");
     const bool in_range = value.is_number_unsigned()
                               ? value.get<std::uint64_t>() < std::uint64_t(count)
                               : value.get<std::int64_t>() >= 0 && value.get<std::int64_t>() < count;
     require<io_error>(in_range, "Gpt2Tokenizer::load: in ", encoder_json, ", token \"", token,
-                      "\" has id ", value.dump(), ", expected an id in [0, ", count,
+                      "\" has id ", json_excerpt(value), ", expected an id in [0, ", count,
                       ") (ids must be dense: the file has ", count, " tokens)");
     const auto id = static_cast<std::size_t>(value.get<std::int64_t>());
     require<io_error>(!seen[id], "Gpt2Tokenizer::load: in ", encoder_json, ", id ", id,

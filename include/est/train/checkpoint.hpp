@@ -47,6 +47,7 @@
 
 #include "est/core/error.hpp"
 #include "est/io/atomic_file.hpp"
+#include "est/io/json_file.hpp"
 #include "est/models/family.hpp"
 #include "est/io/safetensors.hpp"
 #include "est/subnet/flops.hpp"
@@ -58,8 +59,21 @@ namespace detail {
 
 inline nlohmann::json flops_json(const StepFlops& f) { return {f.forward, f.backward}; }
 
-inline StepFlops flops_from(const nlohmann::json& j) {
-  return {j.at(0).get<std::int64_t>(), j.at(1).get<std::int64_t>()};
+/// A stored count: an integer in [0, 2^62] (a stored 1e30 or -1 is refused, never converted);
+/// io_error naming `file` and `what` otherwise.
+inline std::int64_t stored_count(const nlohmann::json& j, const std::string& file,
+                                 const char* what) {
+  require<io_error>(j.is_number_integer() && (j.is_number_unsigned() || j.get<std::int64_t>() >= 0) &&
+                        j.get<std::uint64_t>() <= (std::uint64_t(1) << 62),
+                    file, ": \"", what, "\" is ", json_excerpt(j),
+                    ", expected a non-negative integer");
+  return j.get<std::int64_t>();
+}
+
+inline StepFlops flops_from(const nlohmann::json& j, const std::string& file) {
+  require<io_error>(j.is_array() && j.size() == 2, file, ": a FLOPs pair is ", json_excerpt(j),
+                    ", expected [forward, backward]");
+  return {stored_count(j[0], file, "flops"), stored_count(j[1], file, "flops")};
 }
 
 /// "step-00000100" -> 100; anything else -> nullopt.
@@ -117,14 +131,15 @@ inline bool process_alive(long pid) {
   return pid > 0 && (::kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM);
 }
 
+/// Whether a parsed state.json says `"complete": true` (anything else, of any type, is not).
+inline bool marked_complete(const nlohmann::json& state) {
+  return state.is_object() && state.contains("complete") && state["complete"].is_boolean() &&
+         state["complete"].get<bool>();
+}
+
+/// state.json, bounded in size and nesting (io/json_file.hpp).
 inline nlohmann::json read_json(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  require<io_error>(static_cast<bool>(in), "cannot read checkpoint state '", path.string(), "'");
-  try {
-    return nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    fail<io_error>("checkpoint state '", path.string(), "' is not valid JSON: ", e.what());
-  }
+  return read_json_file(path, "checkpoint state");
 }
 
 }  // namespace detail
@@ -147,12 +162,32 @@ inline nlohmann::json read_json(const std::filesystem::path& path) {
   for (auto it = found.rbegin(); it != found.rend(); ++it) {
     try {
       const auto state = detail::read_json(it->second / "state.json");
-      if (state.value("complete", false)) return it->second;
+      if (detail::marked_complete(state)) return it->second;
     } catch (const io_error&) {
       // An unreadable state: fall back to the previous checkpoint.
     }
   }
   return std::nullopt;
+}
+
+/// Why the newest `step-N` directory of `dir` is not a usable checkpoint ("" when `dir` has
+/// none, or the newest is complete): for messages when latest_checkpoint finds nothing.
+[[nodiscard]] inline std::string newest_checkpoint_problem(const std::filesystem::path& dir) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  std::optional<std::pair<std::int64_t, fs::path>> newest;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const auto step = detail::checkpoint_step(entry.path());
+    if (step && (!newest || *step > newest->first)) newest.emplace(*step, entry.path());
+  }
+  if (!newest) return "";
+  try {
+    const auto state = detail::read_json(newest->second / "state.json");
+    if (detail::marked_complete(state)) return "";
+    return newest->second.string() + " is incomplete";
+  } catch (const io_error& e) {
+    return e.what();
+  }
 }
 
 namespace detail {
@@ -372,11 +407,12 @@ nlohmann::json load_checkpoint(const std::filesystem::path& path, Trainer& train
   try {
     require<io_error>(state.at("format") == "est-checkpoint" && state.at("version") == 1,
                       file, ": not an est checkpoint of version 1");
-    require<io_error>(state.value("complete", false), file, ": the checkpoint is incomplete");
+    require<io_error>(detail::marked_complete(state), file, ": the checkpoint is incomplete");
     const auto expected = Family::config_json(Trainer::config);
     require<io_error>(state.at("model") == expected, file,
                       ": the checkpoint is of another model configuration: it has ",
-                      state.at("model").dump(), ", this model is ", expected.dump());
+                      detail::json_excerpt(state.at("model")), ", this model is ",
+                      expected.dump());
     for (const char* name : {"model.safetensors", "optimizer.safetensors"}) {
       const std::string stored = state.at("files").at(name).get<std::string>();
       require<io_error>(detail::file_digest(path / name) == stored, (path / name).string(),
@@ -389,15 +425,28 @@ nlohmann::json load_checkpoint(const std::filesystem::path& path, Trainer& train
     Family::load_weights(path, Trainer::config, model.parameter_specs(), std::span<T>(weights));
     detail::require_finite<io_error>(std::span<const T>(weights),
                                      (path / "model.safetensors").string() + ": a weight");
-    const auto step = state.at("step").get<std::int64_t>();
-    const auto non_finite = state.at("non_finite_steps").get<std::int64_t>();
+    const auto step = detail::stored_count(state.at("step"), file, "step");
+    const auto non_finite =
+        detail::stored_count(state.at("non_finite_steps"), file, "non_finite_steps");
     const auto stored = detail::read_optimizer_file<T>(
-        path, weights.size(), state.at("optimizer_steps").get<long long>(), step, file);
+        path, weights.size(),
+        detail::stored_count(state.at("optimizer_steps"), file, "optimizer_steps"), step, file);
     const auto& f = state.at("flops");
-    const FlopsMeter meter = FlopsMeter::restore(
-        f.at("steps").get<std::int64_t>(), f.at("total").get<double>(),
-        f.at("total_full").get<double>(), detail::flops_from(f.at("last")),
-        detail::flops_from(f.at("last_full")));
+    for (const char* key : {"total", "total_full"}) {
+      require<io_error>(f.at(key).is_number() && std::isfinite(f.at(key).get<double>()) &&
+                            f.at(key).get<double>() >= 0,
+                        file, ": \"flops\".\"", key, "\" is ", detail::json_excerpt(f.at(key)),
+                        ", expected a non-negative number");
+    }
+    FlopsMeter meter;
+    try {
+      meter = FlopsMeter::restore(
+          detail::stored_count(f.at("steps"), file, "flops.steps"), f.at("total").get<double>(),
+          f.at("total_full").get<double>(), detail::flops_from(f.at("last"), file),
+          detail::flops_from(f.at("last_full"), file));
+    } catch (const value_error& e) {
+      fail<io_error>(file, ": \"flops\": ", e.what());
+    }
     try {
       Trainer::check_restore(step, non_finite);
     } catch (const value_error& e) {

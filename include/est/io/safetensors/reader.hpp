@@ -26,6 +26,7 @@
 
 #include "est/core/dtype.hpp"
 #include "est/core/error.hpp"
+#include "est/io/json_file.hpp"
 #include "est/io/atomic_file.hpp"
 #include "est/io/safetensors/format.hpp"
 
@@ -196,31 +197,24 @@ class SafetensorsFile {
     fail<io_error>("SafetensorsFile: \"", path().string(), "\": ", parts...);
   }
 
-  /// Parses the header JSON; duplicate keys (which JSON parsers silently merge) are errors, and
-  /// so is nesting deeper than a valid header needs.
+  /// Parses the header JSON in linear time; duplicate keys (which JSON parsers silently merge),
+  /// a NUL byte (which would end the text early) and nesting deeper than a valid header needs
+  /// are errors.
   nlohmann::json parse_json(std::string_view text) const {
-    std::vector<std::set<std::string>> keys;  // keys seen in each open object
-    auto callback = [&](int depth, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
-      using E = nlohmann::json::parse_event_t;
-      if (depth > 8) bad("the JSON header nests deeper than any valid header");
-      if (event == E::object_start) {
-        keys.emplace_back();
-      } else if (event == E::object_end) {
-        keys.pop_back();
-      } else if (event == E::key && !keys.empty()) {
-        const auto& key = parsed.get_ref<const std::string&>();
-        if (!keys.back().insert(key).second) {
-          if (depth == 1) bad("duplicate tensor name \"", key, "\" in the JSON header");
-          bad("duplicate key \"", key, "\" in the JSON header");
-        }
-      }
-      return true;
-    };
-    try {
-      return nlohmann::json::parse(text.begin(), text.end(), callback);
-    } catch (const nlohmann::json::exception& e) {
-      bad("the header is not valid JSON: ", e.what());
+    auto parsed = detail::parse_json_bounded(text, 8, true);
+    if (parsed.error.empty()) return std::move(parsed.value);
+    if (parsed.error.starts_with("repeats the key")) {
+      const std::string key = parsed.error.substr(16, parsed.error.size() - 16 - 14);
+      if (parsed.error_depth == 1) bad("duplicate tensor name ", key, " in the JSON header");
+      bad("duplicate key ", key, " in the JSON header");
     }
+    if (parsed.error.starts_with("nests deeper")) {
+      bad("the JSON header nests deeper than any valid header");
+    }
+    if (parsed.error.starts_with("is not valid JSON")) {
+      bad("the header is not valid JSON: ", parsed.error.substr(19));
+    }
+    bad("the header ", parsed.error);
   }
 
   void parse() {
