@@ -133,6 +133,23 @@ TEST_CASE("a transformers GPT-2 with the real vocabulary of 50257 loads into a p
   CHECK(real_rows > 0);
   for (est::Index i = 50257 * 4; i < 50304 * 4; ++i) REQUIRE(grads[i] == 0.0f);
 
+  // Whatever the padding rows hold, the loss and every gradient are the same: they are no
+  // token, take no part in the softmax, and backward never reads them.
+  {
+    std::vector<float> grads_before(grads.data(), grads.data() + grads.numel());
+    const std::vector<float> weights_before(arena.data(), arena.data() + arena.numel());
+    model.zero_grad();
+    const double clean = model.forward(tokens.view(), targets.view());
+    model.backward();
+    for (est::Index i = 50257 * 4; i < 50304 * 4; ++i) arena[i] = float(i % 7) - 3.0f;
+    model.zero_grad();
+    const double dirty = model.forward(tokens.view(), targets.view());
+    model.backward();
+    CHECK(dirty == clean);
+    for (est::Index i = 0; i < grads.numel(); ++i) REQUIRE(grads[i] == grads_before[std::size_t(i)]);
+    std::copy(weights_before.begin(), weights_before.end(), arena.data());
+  }
+
   // Saved back: the vocabulary's rows only, a config.json transformers reads, and the same
   // weights when loaded again.
   const est::testing::TempDir out;

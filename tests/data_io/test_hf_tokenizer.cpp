@@ -197,7 +197,22 @@ TEST_CASE("tokenizer.json files est cannot apply are refused by name", "[tokeniz
   refused([](nlohmann::json& j) { j["model"]["vocab"]["<s>"] = -3; }, "expected an integer in [0, 2^30)");
   refused([](nlohmann::json& j) { j["added_tokens"][0]["single_word"] = true; }, "is single_word");
   refused([](nlohmann::json& j) { j.erase("model"); }, "expected an object with a \"model\"");
-  refused([](nlohmann::json& j) { j["decoder"] = {{"type", "WordPiece"}}; }, "decoder WordPiece");
+  refused([](nlohmann::json& j) { j["decoder"] = {{"type", "WordPiece"}}; },
+          "decoder {\"type\":\"WordPiece\"} is not supported");
+  refused([](nlohmann::json& j) { j["decoder"]["decoders"][3]["content"] = "x"; },
+          "is not supported");  // a Strip of something else than spaces
+  refused([](nlohmann::json& j) { j["decoder"]["decoders"][0]["content"] = "_"; },
+          "is not supported");  // a Replace other than "▁" -> " "
+  refused([](nlohmann::json& j) { j["model"]["type"] = 5; }, "malformed");
+  refused([](nlohmann::json& j) { j["model"]["vocab"]["far"] = (1 << 30) - 1; },
+          "is far beyond the 3001 tokens");
+  refused([](nlohmann::json& j) { j["pre_tokenizer"]["replacement"] = ""; },
+          "the Metaspace replacement \"\" is not one character");
+  refused([](nlohmann::json& j) { j["pre_tokenizer"]["replacement"] = "ab"; }, "is not one character");
+  refused([](nlohmann::json& j) {
+    j["normalizer"] = {{"type", "Prepend"}, {"prepend", "x"}};
+    j["added_tokens"][1]["normalized"] = true;
+  }, "is matched after normalization");
 
   const est::testing::TempDir dir;
   std::ofstream(dir.path() / "bad.json") << "{\"model\": [";
@@ -253,4 +268,30 @@ TEST_CASE("GPT-2's tokenizer.json, as Hugging Face ships it, gives est's GPT-2 t
   CHECK(ids == openai.encode(plain));
   CHECK(hf.decode(ids) == plain);
   CHECK(hf.encode("a<|endoftext|>b") == Ids{64, 50256, 65});
+}
+
+TEST_CASE("added tokens strip Unicode white space; ignore_merges looks words up as spelled",
+          "[tokenizer][hf]") {
+  nlohmann::json j =
+      est::read_json_file(data_dir / "hf" / "tokenizer_bytelevel.json", "tokenizer.json");
+  const auto plain = est::HfTokenizer::from_json(j, "plain");
+  j["added_tokens"][0]["lstrip"] = true;
+  j["added_tokens"][0]["rstrip"] = true;
+  const auto stripping = est::HfTokenizer::from_json(j, "stripping");
+  // U+3000 (ideographic space) and U+00A0 are white space; the strips take them with the token.
+  const std::string spaces = "\xE3\x80\x80 \xC2\xA0";
+  const auto ids = stripping.encode("a" + spaces + "<|endoftext|>" + spaces + "b");
+  CHECK(ids == Ids{plain.encode("a")[0], 0, plain.encode("b")[0]});
+
+  // ignore_merges: a word that is itself a token is that token, looked up in the byte alphabet
+  // ("Ġthe" for " the"), not merged.
+  j["model"]["ignore_merges"] = true;
+  const auto direct = est::HfTokenizer::from_json(j, "ignore_merges");
+  const auto the = direct.id_of("\xC4\xA0the");
+  REQUIRE(the.has_value());
+  CHECK(direct.encode(" the") == Ids{*the});
+  CHECK(direct.encode("x the") == plain.encode("x the"));
+  // The raw bytes of "Ġ" are the word "Ä" + U+00A0 in the byte alphabet, not the token "Ġ".
+  CHECK(direct.encode("\xC4\xA0") == plain.encode("\xC4\xA0"));
+  CHECK(direct.encode("\xC4\xA0") != Ids{*direct.id_of("\xC4\xA0")});
 }

@@ -35,30 +35,34 @@ class BpeMerges {
 
   /// Merges `symbols` (a word's ids, in order) in place.
   void apply(std::vector<std::int32_t>& symbols) const {
-    const auto n = static_cast<std::int32_t>(symbols.size());
+    // Positions are 64-bit: a document taken as one word may exceed 2^31 symbols.
+    using Pos = std::int64_t;
+    const auto n = static_cast<Pos>(symbols.size());
     if (n < 2) return;
     const std::size_t count = symbols.size();
-    std::vector<std::int32_t> next(count), prev(count);  // neighbours in the list, -1 at the ends
+    std::vector<Pos> next(count), prev(count);  // neighbours in the list, -1 at the ends
     std::vector<bool> alive(count, true);
-    for (std::int32_t i = 0; i < n; ++i) {
+    for (Pos i = 0; i < n; ++i) {
       next[std::size_t(i)] = i + 1 < n ? i + 1 : -1;
       prev[std::size_t(i)] = i - 1;
     }
     struct Candidate {
-      std::int32_t rank, pos, id;
+      std::int32_t rank;
+      Pos pos;
+      std::int32_t id;
       bool operator>(const Candidate& o) const {
         return rank != o.rank ? rank > o.rank : pos > o.pos;
       }
     };
     std::priority_queue<Candidate, std::vector<Candidate>, std::greater<>> queue;
-    auto consider = [&](std::int32_t pos) {
-      const std::int32_t right = next[std::size_t(pos)];
+    auto consider = [&](Pos pos) {
+      const Pos right = next[std::size_t(pos)];
       if (right < 0) return;
       if (const Merge* m = find(symbols[std::size_t(pos)], symbols[std::size_t(right)])) {
         queue.push({m->rank, pos, m->id});
       }
     };
-    for (std::int32_t i = 0; i + 1 < n; ++i) consider(i);
+    for (Pos i = 0; i + 1 < n; ++i) consider(i);
     while (!queue.empty()) {
       const Candidate top = queue.top();
       queue.pop();

@@ -20,7 +20,8 @@
 // so a file with stray bytes tokenizes as it does when a Python user decodes it that way.
 // A tokenizer.json asking for anything else (WordPiece or Unigram models, regex Split or
 // Whitespace pre-tokenizers, Unicode normalization forms, subword prefixes, dropout, added tokens
-// matched after normalization) is refused at load with the setting named.
+// matched after a normalizer, decoders other than these) is refused at load with the setting
+// named (data/hf_tokenizer_spec.hpp).
 //
 // decode(ids) follows the decoder: byte-level ids become their bytes; byte-fallback ids their
 // byte, "▁" a space, with the one leading space the encoder added removed. Its result is bytes:
@@ -54,17 +55,17 @@ class HfTokenizer {
  public:
   /// Reads a tokenizer.json; throws io_error naming the file and the setting it cannot apply.
   [[nodiscard]] static HfTokenizer load(const std::filesystem::path& path) {
-    const nlohmann::json j = read_json_file(path, "tokenizer.json");
-    try {
-      return from_json(j, "tokenizer.json \"" + path.string() + "\"");
-    } catch (const nlohmann::json::exception& e) {
-      fail<io_error>("tokenizer.json \"", path.string(), "\": malformed: ", e.what());
-    }
+    return from_json(read_json_file(path, "tokenizer.json"),
+                     "tokenizer.json \"" + path.string() + "\"");
   }
 
   /// As load(), from parsed JSON; `where` names it in errors.
   [[nodiscard]] static HfTokenizer from_json(const nlohmann::json& j, const std::string& where) {
-    return HfTokenizer(read_hf_tokenizer_spec(j, where), where);
+    try {
+      return HfTokenizer(read_hf_tokenizer_spec(j, where), where);
+    } catch (const nlohmann::json::exception& e) {
+      fail<io_error>(where, ": malformed: ", e.what());
+    }
   }
 
   /// The tokenizer `spec` describes; `where` names its source in errors.
@@ -123,7 +124,13 @@ class HfTokenizer {
 inline void HfTokenizer::encode_word(std::string_view word, std::vector<std::int32_t>& out) const {
   if (word.empty()) return;
   if (s_.ignore_merges) {
-    if (const auto id = id_of(word)) {
+    std::string spelled;  // the word as the vocabulary spells it
+    if (s_.pre_tokenizer == HfTokenizerSpec::PreTokenizer::byte_level) {
+      for (const char c : word) detail::append_utf8(spelled, gpt2_byte_alphabet[static_cast<unsigned char>(c)]);
+    } else {
+      spelled = word;
+    }
+    if (const auto id = id_of(spelled)) {
       out.push_back(*id);
       return;
     }
@@ -233,7 +240,21 @@ inline std::vector<std::int32_t> HfTokenizer::encode(std::string_view raw) const
   std::vector<std::int32_t> out;
   std::unordered_map<std::string, std::vector<std::int32_t>> cache;
   std::size_t begin = 0, pos = 0;  // the stretch [begin, pos) has no added token
-  auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+  // lstrip/rstrip take Unicode white space (the White_Space property), a code point at a time.
+  auto space_before = [&](std::size_t end) -> std::size_t {  // bytes of white space ending at end
+    for (std::size_t n = 1; n <= 4 && n <= end; ++n) {
+      char32_t cp;
+      if (detail::decode_utf8(text, end - n, cp) == int(n)) {
+        return detail::gpt2_class_of(cp) == detail::Gpt2CharClass::space ? n : 0;
+      }
+    }
+    return 0;
+  };
+  auto space_after = [&](std::size_t at) -> std::size_t {
+    char32_t cp;
+    const int n = at < text.size() ? detail::decode_utf8(text, at, cp) : 0;
+    return n > 0 && detail::gpt2_class_of(cp) == detail::Gpt2CharClass::space ? std::size_t(n) : 0;
+  };
   while (pos < text.size()) {
     // Added tokens are sorted longest first: the first that matches is the longest.
     const HfTokenizerSpec::AddedToken* match = nullptr;
@@ -249,10 +270,14 @@ inline std::vector<std::int32_t> HfTokenizer::encode(std::string_view raw) const
     }
     std::size_t stretch_end = pos, next = pos + match->content.size();
     if (match->lstrip) {
-      while (stretch_end > begin && is_space(text[stretch_end - 1])) --stretch_end;
+      while (stretch_end > begin) {
+        const std::size_t n = space_before(stretch_end);
+        if (n == 0 || stretch_end - n < begin) break;
+        stretch_end -= n;
+      }
     }
     if (match->rstrip) {
-      while (next < text.size() && is_space(text[next])) ++next;
+      while (const std::size_t n = space_after(next)) next += n;
     }
     encode_stretch(std::string_view(text).substr(begin, stretch_end - begin), begin == 0, out,
                    cache);

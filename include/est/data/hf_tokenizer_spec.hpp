@@ -15,6 +15,8 @@
 #include <nlohmann/json.hpp>
 
 #include "est/core/error.hpp"
+#include "est/data/utf8.hpp"
+#include "est/io/json_file.hpp"
 
 namespace est {
 
@@ -78,11 +80,11 @@ inline HfTokenizerSpec read_hf_tokenizer_spec(const nlohmann::json& j, const std
     bad_tokenizer(where, "the model is ", type, "; est reads BPE tokenizers only");
   }
   if (model.contains("dropout") && !model["dropout"].is_null() && model["dropout"] != 0.0) {
-    bad_tokenizer(where, "BPE dropout ", model["dropout"].dump(), " is not supported");
+    bad_tokenizer(where, "BPE dropout ", detail::json_excerpt(model["dropout"]), " is not supported");
   }
   for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"}) {
     if (model.contains(key) && !model[key].is_null() && model[key] != "") {
-      bad_tokenizer(where, "\"", key, "\" ", model[key].dump(), " is not supported");
+      bad_tokenizer(where, "\"", key, "\" ", detail::json_excerpt(model[key]), " is not supported");
     }
   }
   t.byte_fallback = model.value("byte_fallback", false);
@@ -94,12 +96,12 @@ inline HfTokenizerSpec read_hf_tokenizer_spec(const nlohmann::json& j, const std
   auto add_token = [&](const std::string& token, const nlohmann::json& id_json, bool added) {
     require<io_error>(id_json.is_number_integer() && id_json.get<std::int64_t>() >= 0 &&
                           id_json.get<std::int64_t>() < (std::int64_t(1) << 30),
-                      where, ": token ", nlohmann::json(token).dump(), " has id ",
-                      id_json.dump(), ", expected an integer in [0, 2^30)");
+                      where, ": token ", detail::json_excerpt(nlohmann::json(token)), " has id ",
+                      detail::json_excerpt(id_json), ", expected an integer in [0, 2^30)");
     const auto id = id_json.get<std::int32_t>();
     const auto [it, inserted] = t.ids.emplace(token, id);
     if (!inserted && !(added && it->second == id)) {
-      bad_tokenizer(where, "token ", nlohmann::json(token).dump(), " has two ids, ", it->second,
+      bad_tokenizer(where, "token ", detail::json_excerpt(nlohmann::json(token)), " has two ids, ", it->second,
                     " and ", id);
     }
     max_id = std::max<std::int64_t>(max_id, id);
@@ -112,8 +114,12 @@ inline HfTokenizerSpec read_hf_tokenizer_spec(const nlohmann::json& j, const std
       const std::string content = a.at("content").get<std::string>();
       require<io_error>(!content.empty(), where, ": an added token is empty");
       if (a.value("single_word", false)) {
-        bad_tokenizer(where, "added token ", nlohmann::json(content).dump(),
+        bad_tokenizer(where, "added token ", detail::json_excerpt(nlohmann::json(content)),
                       " is single_word, which est does not support");
+      }
+      if (a.value("normalized", false) && j.contains("normalizer") && !j["normalizer"].is_null()) {
+        bad_tokenizer(where, "added token ", detail::json_excerpt(nlohmann::json(content)),
+                      " is matched after normalization, which est does not support");
       }
       add_token(content, a.at("id"), true);
       t.added.push_back({content, a.at("id").get<std::int32_t>(), a.value("lstrip", false),
@@ -124,20 +130,23 @@ inline HfTokenizerSpec read_hf_tokenizer_spec(const nlohmann::json& j, const std
     return a.content.size() > b.content.size();
   });
   require<io_error>(max_id >= 0, where, ": the vocabulary is empty");
+  // Ids are (nearly) dense in real files; a sparse one would make the id table huge.
+  require<io_error>(max_id < 2 * std::int64_t(t.ids.size()) + 1024, where, ": the largest id, ",
+                    max_id, ", is far beyond the ", t.ids.size(), " tokens (ids must be dense)");
   t.tokens.assign(std::size_t(max_id + 1), std::string());
   std::vector<bool> used(std::size_t(max_id + 1), false);
   for (const auto& [token, id] : t.ids) {
     if (used[std::size_t(id)] && t.tokens[std::size_t(id)] != token) {
       bad_tokenizer(where, "id ", id, " belongs to two tokens, ",
-                    nlohmann::json(t.tokens[std::size_t(id)]).dump(), " and ",
-                    nlohmann::json(token).dump());
+                    detail::json_excerpt(nlohmann::json(t.tokens[std::size_t(id)])), " and ",
+                    detail::json_excerpt(nlohmann::json(token)));
     }
     used[std::size_t(id)] = true;
     t.tokens[std::size_t(id)] = token;
   }
   if (model.contains("unk_token") && model["unk_token"].is_string()) {
     const auto unk = id_of(model["unk_token"].get<std::string>());
-    require<io_error>(unk.has_value(), where, ": the unknown token ", model["unk_token"].dump(),
+    require<io_error>(unk.has_value(), where, ": the unknown token ", detail::json_excerpt(model["unk_token"]),
                       " is not in the vocabulary");
     t.unk = *unk;
   }
@@ -149,18 +158,18 @@ inline HfTokenizerSpec read_hf_tokenizer_spec(const nlohmann::json& j, const std
       if (m.is_string()) {
         const std::string s = m.get<std::string>();
         const auto space = s.find(' ', 1);
-        require<io_error>(space != std::string::npos, where, ": merge ", m.dump(),
+        require<io_error>(space != std::string::npos, where, ": merge ", detail::json_excerpt(m),
                           " is not two tokens separated by a space");
         left = s.substr(0, space);
         right = s.substr(space + 1);
       } else {
         require<io_error>(m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string(),
-                          where, ": merge ", m.dump(), " is not a pair of tokens");
+                          where, ": merge ", detail::json_excerpt(m), " is not a pair of tokens");
         left = m[0].get<std::string>();
         right = m[1].get<std::string>();
       }
       const auto l = id_of(left), r = id_of(right), merged = id_of(left + right);
-      require<io_error>(l && r && merged, where, ": merge ", m.dump(), " (rank ", rank,
+      require<io_error>(l && r && merged, where, ": merge ", detail::json_excerpt(m), " (rank ", rank,
                         ") names a token that is not in the vocabulary");
       t.merges.push_back({*l, *r, *merged});
       ++rank;
@@ -184,7 +193,7 @@ inline HfTokenizerSpec read_hf_tokenizer_spec(const nlohmann::json& j, const std
                  s.at("pattern")["String"] == " ") {
         t.normalizers.emplace_back('r', s.at("content").get<std::string>());
       } else {
-        bad_tokenizer(where, "normalizer ", s.dump(), " is not supported (est applies Prepend "
+        bad_tokenizer(where, "normalizer ", detail::json_excerpt(s), " is not supported (est applies Prepend "
                       "and Replace of \" \")");
       }
     }
@@ -204,6 +213,12 @@ inline HfTokenizerSpec read_hf_tokenizer_spec(const nlohmann::json& j, const std
     } else if (kind == "Metaspace") {
       t.pre_tokenizer = HfTokenizerSpec::PreTokenizer::metaspace;
       t.replacement = p.value("replacement", std::string("\xE2\x96\x81"));
+      char32_t cp = 0;
+      require<io_error>(!t.replacement.empty() &&
+                            detail::decode_utf8(t.replacement, 0, cp) == int(t.replacement.size()),
+                        where, ": the Metaspace replacement ",
+                        detail::json_excerpt(nlohmann::json(t.replacement)),
+                        " is not one character");
       t.split = p.value("split", true);
       const std::string scheme =
           p.contains("prepend_scheme")
@@ -242,12 +257,15 @@ inline HfTokenizerSpec read_hf_tokenizer_spec(const nlohmann::json& j, const std
         const bool prepends = s.contains("prepend_scheme") ? s["prepend_scheme"] != "never"
                                                            : s.value("add_prefix_space", true);
         if (prepends) t.strip_leading_spaces = 1;
-      } else if (kind == "Replace") {
+      } else if (kind == "Replace" && s.contains("pattern") && s["pattern"].is_object() &&
+                 s["pattern"].value("String", std::string()) == t.replacement &&
+                 s.value("content", std::string()) == " ") {
         t.decode_metaspace = true;  // "▁" -> " "
-      } else if (kind == "Strip") {
-        if (s.value("content", std::string(" ")) == " ") t.strip_leading_spaces = s.value("start", 0);
+      } else if (kind == "Strip" && s.value("content", std::string(" ")) == " " &&
+                 s.value("stop", 0) == 0 && s.value("start", 0) >= 0 && s.value("start", 0) <= 1) {
+        t.strip_leading_spaces = s.value("start", 0);
       } else if (kind != "ByteFallback" && kind != "Fuse") {
-        bad_tokenizer(where, "decoder ", kind, " is not supported");
+        bad_tokenizer(where, "decoder ", detail::json_excerpt(s), " is not supported");
       }
     }
   }

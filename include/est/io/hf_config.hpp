@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "est/core/error.hpp"
+#include "est/io/json_file.hpp"
 
 namespace est::detail {
 
@@ -41,7 +42,7 @@ class HfConfigReader {
     const auto& v = j_.at(key);
     if (!v.is_number_integer() || v.get<long long>() < 1 ||
         v.get<long long>() > std::numeric_limits<int>::max()) {
-      problem(std::string("\"") + key + "\" is " + v.dump() + ", expected a positive integer");
+      problem(std::string("\"") + key + "\" is " + json_excerpt(v) + ", expected a positive integer");
       return fallback;
     }
     return v.get<int>();
@@ -52,7 +53,7 @@ class HfConfigReader {
     if (!obj.contains(key) || obj.at(key).is_null()) return fallback;
     const auto& v = obj.at(key);
     if (!v.is_number() || !std::isfinite(v.get<double>()) || v.get<double>() <= 0) {
-      problem(std::string("\"") + key + "\" is " + v.dump() + ", expected a positive number");
+      problem(std::string("\"") + key + "\" is " + json_excerpt(v) + ", expected a positive number");
       return fallback;
     }
     return v.get<double>();
@@ -60,7 +61,7 @@ class HfConfigReader {
   bool boolean_or(const char* key, bool fallback) {
     if (!has(key)) return fallback;
     if (!j_.at(key).is_boolean()) {
-      problem(std::string("\"") + key + "\" is " + j_.at(key).dump() + ", expected true or false");
+      problem(std::string("\"") + key + "\" is " + json_excerpt(j_.at(key)) + ", expected true or false");
       return fallback;
     }
     return j_.at(key).get<bool>();
@@ -68,7 +69,7 @@ class HfConfigReader {
   std::string string_or(const char* key, std::string fallback) {
     if (!has(key)) return fallback;
     if (!j_.at(key).is_string()) {
-      problem(std::string("\"") + key + "\" is " + j_.at(key).dump() + ", expected a string");
+      problem(std::string("\"") + key + "\" is " + json_excerpt(j_.at(key)) + ", expected a string");
       return fallback;
     }
     return j_.at(key).get<std::string>();
@@ -110,7 +111,7 @@ class HfConfigReader {
     const auto va = a.contains(k) ? a.at(k) : nlohmann::json(nullptr);
     const auto vb = b.contains(k) ? b.at(k) : nlohmann::json(nullptr);
     if (va != vb) {
-      out.push_back(k + ": " + a_name + " " + va.dump() + ", " + b_name + " " + vb.dump());
+      out.push_back(k + ": " + a_name + " " + json_excerpt(va) + ", " + b_name + " " + json_excerpt(vb));
     }
   }
   return out;

@@ -121,10 +121,8 @@ class CausalLm {
   [[nodiscard]] std::string op(const char* what) const { return name_ + "::" + what; }
 
   /// The (n, V) logits of the vocabulary's ids: the logits buffer without the columns of a
-  /// padded embedding's rows (GPT-2's padded_vocab), which take no part in the softmax. Their
-  /// logits are exactly 0 (the padding rows are 0), so after the fused loss has written the
-  /// gradient over the vocabulary's columns, theirs read 0 too and backward gives the padding
-  /// rows no gradient.
+  /// padded embedding's rows (GPT-2's padded_vocab), which take no part in the softmax; the
+  /// model's backward reads only these columns, so the padding rows get no gradient.
   [[nodiscard]] MatrixView<Scalar, Device> vocabulary_logits(Index n) {
     auto all = self().acts_.logits.view().matrix(n);
     return all.block(0, 0, n, Index(Derived::config.vocab));

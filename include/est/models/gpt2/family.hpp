@@ -15,7 +15,9 @@
 // active element); the attention products count the full T x T score matrix, which is what
 // est's attention computes. Backward: every product above costs two of the same size (input
 // gradient and weight gradient; for attention dV, dP, dQ and dK), so it is exactly twice the
-// forward. Elementwise work (LayerNorm, GELU, softmax, embeddings, the loss, the optimizer) is
+// forward. V is wte's row count: with padded_vocab the forward computes the padding's logits
+// too, while backward skips them, so its count is high by (padding / rows) of the LM head's
+// share (GPT-2: 47 of 50304 rows, under 0.1%). Elementwise work (LayerNorm, GELU, softmax, embeddings, the loss, the optimizer) is
 // not counted; it is a small fraction of these at useful sizes.
 //
 // Shapes: V vocabulary, P positions, C width, H heads, d = C/H, M MLP hidden.

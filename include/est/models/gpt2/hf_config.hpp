@@ -53,7 +53,11 @@ namespace est {
   c.layers = r.positive_int({"n_layer"});
   c.heads = r.positive_int({"n_head"});
   c.width = r.positive_int({"n_embd"});
-  c.mlp_hidden = r.positive_int_or("n_inner", 4 * c.width);
+  // n_inner null: 4·n_embd (which must fit an int, like every size).
+  const long long four_width = 4LL * c.width;
+  r.expect(four_width <= 0x7fffffff || r.has("n_inner"),
+           "\"n_embd\" " + std::to_string(c.width) + " is too large (4·n_embd must fit 31 bits)");
+  c.mlp_hidden = r.positive_int_or("n_inner", four_width <= 0x7fffffff ? int(four_width) : 1);
   c.vocab = r.positive_int({"vocab_size"});
   c.context = r.positive_int({"n_positions", "n_ctx"});
   r.expect(c.heads == 0 || c.width % c.heads == 0,
@@ -64,7 +68,7 @@ namespace est {
            "\"activation_function\" is \"" + act + "\"; est's GPT-2 uses the tanh GELU "
            "(\"gelu_new\")");
   const double eps = r.positive_number_or("layer_norm_epsilon", 1e-5);
-  r.expect(eps == 1e-5, "\"layer_norm_epsilon\" is " + nlohmann::json(eps).dump() +
+  r.expect(eps == 1e-5, "\"layer_norm_epsilon\" is " + detail::json_excerpt(nlohmann::json(eps)) +
                             "; est's LayerNorm uses 1e-5");
   r.expect(r.boolean_or("scale_attn_weights", true),
            "\"scale_attn_weights\" is false; est scales attention scores by 1/sqrt(head size)");

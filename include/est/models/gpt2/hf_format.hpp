@@ -5,7 +5,8 @@
 // which `transformers` requires. The LM head is tied to wte and is not written.
 //
 // The loader also accepts GPT2LMHeadModel files, whose names carry a "transformer." prefix, and
-// ignores the tensors such files hold besides the parameters ("lm_head.weight", the attention
+// ignores the tensors such files hold besides the parameters (an "lm_head.weight" equal to wte —
+// one that differs is refused, est's GPT-2 being tied —, the attention
 // mask buffers ".attn.bias" / ".attn.masked_bias", anything else unknown), except tensors of
 // layers the model does not have, which mean the file is of another configuration.
 
@@ -122,6 +123,19 @@ void load_gpt2(const std::filesystem::path& path, const std::vector<ParameterSpe
                       " layers", other_configuration());
   }
 
+  // est's GPT-2 ties the LM head to wte: a file whose lm_head.weight differs is another model.
+  if (const auto head = file_name.find("lm_head.weight"); head != file_name.end()) {
+    const auto wte = file_name.find("wte.weight")->second;
+    require<io_error>(file.info(head->second).shape == file.info(wte).shape, where,
+                      "\"lm_head.weight\" has shape ", shape_text(file.info(head->second).shape),
+                      ", not wte's; est's GPT-2 ties the LM head to the token embedding");
+    std::vector<double> a(std::size_t(file.info(wte).numel)), b(a.size());
+    file.convert_to(wte, std::span<double>(a));
+    file.convert_to(head->second, std::span<double>(b));
+    require<io_error>(a == b, where, "\"lm_head.weight\" differs from \"wte.weight\": the file "
+                      "holds a GPT-2 with an untied LM head, which est's GPT-2 (tied) cannot "
+                      "represent");
+  }
   for (const ParameterSpec& spec : specs) {
     file.convert_to(file_name.find(spec.name)->second,
                     arena.subspan(std::size_t(spec.offset), std::size_t(spec.shape.numel())));

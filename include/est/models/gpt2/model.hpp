@@ -178,11 +178,15 @@ class Gpt2 : public CausalLm<Gpt2<Config, Device, Scalar>, Device, Scalar> {
       return k == 0 ? a.encoded : a.layers[static_cast<std::size_t>(active[k - 1])].residual_3;
     };
 
-    // LM head (tied): logits = ln_f · wteᵀ.
-    auto d_logits = rows(a.logits);
-    gemm<Scalar>(c, rows(a.d_ln), d_logits, Transpose::no, p_.wte.matrix(), Transpose::no);
-    gemm<Scalar>(c, g_.wte.matrix(), d_logits, Transpose::yes, rows(a.ln_f), Transpose::no,
-                 Scalar(1), Scalar(1));
+    // LM head (tied): logits = ln_f · wteᵀ. Only the vocabulary's columns carry a gradient
+    // (a padded embedding's rows are no token and take no part in the loss), so backward reads
+    // and writes only the vocabulary's rows of wte, whatever the padding rows hold.
+    const Index V = Config.vocab;
+    auto d_logits = rows(a.logits).block(0, 0, n, V);
+    gemm<Scalar>(c, rows(a.d_ln), d_logits, Transpose::no, p_.wte.matrix().rows_block(0, V),
+                 Transpose::no);
+    gemm<Scalar>(c, g_.wte.matrix().rows_block(0, V), d_logits, Transpose::yes, rows(a.ln_f),
+                 Transpose::no, Scalar(1), Scalar(1));
     fill_zero(c, a.d_residual.view());
     layernorm_backward<Scalar>(c, rows(a.d_residual), g_.ln_f_weight, g_.ln_f_bias, rows(a.d_ln),
                                rows(block_input(active.size())), p_.ln_f_weight, a.ln_f_mean,

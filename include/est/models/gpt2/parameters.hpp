@@ -2,9 +2,11 @@
 // GPT-2 parameter layout: every parameter lives in one flat arena (and every gradient in a second
 // arena of the same layout), seen through named views. Tensor names and shapes are exactly those
 // of Hugging Face's GPT2Model (its Conv1D layers store weights as (in, out)), so a checkpoint maps
-// one to one: `wte.weight`, `h.3.attn.c_attn.weight`, `ln_f.bias`, ...
+// one to one: `wte.weight`, `h.3.attn.c_attn.weight`, `ln_f.bias`, ... — except that wte has
+// config.embedding_rows() rows: with padded_vocab, the vocabulary's rows then zero padding rows,
+// which the files leave out (family.hpp).
 //
-// Shapes: V vocabulary, P positions (context), C width, M MLP hidden size.
+// Shapes: V embedding rows (the vocabulary, padded), P positions (context), C width, M MLP hidden.
 // Arena order: wte, wpe, then each layer's block of twelve tensors (below), then ln_f.
 
 #include <algorithm>

@@ -78,7 +78,7 @@ namespace est {
     if (!r.has(key)) continue;
     const auto& rope = r.json().at(key);
     if (!rope.is_object()) {
-      r.problem(std::string("\"") + key + "\" is " + rope.dump() + ", expected an object");
+      r.problem(std::string("\"") + key + "\" is " + detail::json_excerpt(rope) + ", expected an object");
       continue;
     }
     const auto type_of = [&](const char* k) {
