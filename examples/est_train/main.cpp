@@ -88,7 +88,7 @@ void add_options(CLI::App& app, RunConfig& run, Invocation& inv, std::vector<dou
   add(app.add_option("--weight-decay", run.weight_decay, "AdamW weight decay (matrices only)")
       ->check(CLI::NonNegativeNumber)->capture_default_str());
   add(app.add_option("--seed", run.seed, "seed of weights, batches and subnetworks")
-      ->capture_default_str());
+      ->check(CLI::NonNegativeNumber)->capture_default_str());
   add(app.add_option("--threads", run.threads, "CPU threads (0: all cores)")
       ->check(CLI::NonNegativeNumber)->capture_default_str());
   add(app.add_option("--eval-interval", run.eval_interval, "steps between validation losses (0: end only)")
@@ -170,20 +170,36 @@ int main(int argc, char** argv) {
                                        o->get_name(), " cannot be changed (start a new run in "
                                        "another directory instead)");
       }
-      if (const auto stored = est_train::stored_config(dir)) {
-        results.push_back(run_one(*stored, inv, stored->schedule, dir));
+      // The stored checkpoint settings continue unless given again now.
+      auto with_stored = [&](Invocation one, const est_train::StoredRun& stored) {
+        if (app.get_option("--checkpoint-interval")->count() == 0 && stored.checkpoint_interval) {
+          one.checkpoint_interval = *stored.checkpoint_interval;
+        }
+        if (app.get_option("--keep")->count() == 0 && stored.keep_checkpoints) {
+          one.keep_checkpoints = *stored.keep_checkpoints;
+        }
+        return one;
+      };
+      if (const auto stored = est_train::stored_run(dir)) {
+        results.push_back(run_one(stored->config, with_stored(inv, *stored),
+                                  stored->config.schedule, dir));
         est_train::print_summary(results.back());
       } else {
         // A comparison: the baseline's stored configuration defines both runs.
-        const auto base = est_train::stored_config(dir / "baseline");
-        est::require<est::io_error>(base.has_value(), "--resume: no complete checkpoint in '",
-                                    dir.string(), "' or in its baseline/ and est/ subdirectories");
+        const auto base = est_train::stored_run(dir / "baseline");
+        if (!base) {
+          std::string why = est::newest_checkpoint_problem(dir);
+          if (why.empty()) why = est::newest_checkpoint_problem(dir / "baseline");
+          est::fail<est::io_error>("--resume: no complete checkpoint in '", dir.string(),
+                                   "' or in its baseline/ and est/ subdirectories",
+                                   why.empty() ? "" : " (the newest: " + why + ")");
+        }
         for (const char* schedule : {"baseline", "est"}) {
           const fs::path sub = dir / schedule;
-          const auto own = est_train::stored_config(sub);
-          RunConfig one = own ? *own : *base;
+          const auto own = est_train::stored_run(sub);
+          RunConfig one = own ? own->config : base->config;
           one.schedule = schedule;
-          Invocation this_inv = inv;
+          Invocation this_inv = with_stored(inv, own ? *own : *base);
           this_inv.resume = own.has_value();
           this_inv.append_metrics = results.size() == 1;
           results.push_back(run_one(one, this_inv, schedule, sub));
@@ -198,6 +214,7 @@ int main(int argc, char** argv) {
       }
       if (stage1.size() == 3) run.stage1 = {stage1[0], stage1[1], stage1[2]};
       if (stage2.size() == 2) run.stage2 = {stage2[0], stage2[1]};
+      est_train::check_run_config(run);
       est::require<est::value_error>(run.stage1_end <= run.stage2_end, "--stage1-end ",
                                      run.stage1_end, " is after --stage2-end ", run.stage2_end);
       if (!dir.empty()) est_train::prepare_checkpoint_dir(dir);

@@ -54,7 +54,17 @@ inline void print_comparison(const RunResult& base, const RunResult& est) {
 /// Writes `png` (and `png` + ".dat", the data) with gnuplot; returns false with a message on
 /// stderr when gnuplot is missing or fails.
 inline bool plot(const std::string& png, const std::vector<RunResult>& runs) {
+  // The path goes into a gnuplot script and a shell command between single quotes.
+  if (png.find_first_of("'\n\r") != std::string::npos) {
+    std::fprintf(stderr, "est-train: --plot: the path may not contain quotes or line breaks\n");
+    return false;
+  }
   const std::string data = png + ".dat", script = png + ".gp";
+  auto written = [](std::ofstream& out, const std::string& file) {
+    out.close();
+    if (!out) std::fprintf(stderr, "est-train: --plot: cannot write %s\n", file.c_str());
+    return static_cast<bool>(out);
+  };
   {
     std::ofstream out(data);
     for (const auto& r : runs) {
@@ -64,6 +74,7 @@ inline bool plot(const std::string& png, const std::vector<RunResult>& runs) {
       }
       out << "\n\n";
     }
+    if (!written(out, data)) return false;
   }
   {
     std::ofstream out(script);
@@ -81,6 +92,7 @@ inline bool plot(const std::string& png, const std::vector<RunResult>& runs) {
           << runs[i].label << "'";
     }
     out << "\nunset multiplot\n";
+    if (!written(out, script)) return false;
   }
   const std::string command = "gnuplot '" + script + "'";
   if (std::system("command -v gnuplot > /dev/null 2>&1") != 0) {
@@ -88,8 +100,15 @@ inline bool plot(const std::string& png, const std::vector<RunResult>& runs) {
                          "is in %s and the script in %s\n", data.c_str(), script.c_str());
     return false;
   }
+  std::error_code ec;
+  std::filesystem::remove(png, ec);  // so that a stale image is not taken for a new one
   if (std::system(command.c_str()) != 0) {
     std::fprintf(stderr, "est-train: gnuplot failed on %s\n", script.c_str());
+    return false;
+  }
+  if (!std::filesystem::is_regular_file(png, ec) || std::filesystem::file_size(png, ec) == 0) {
+    std::fprintf(stderr, "est-train: gnuplot wrote no image to %s (is the disk full?)\n",
+                 png.c_str());
     return false;
   }
   std::printf("plot written to %s\n", png.c_str());

@@ -4,9 +4,16 @@
 
 #include <array>
 #include <cstdint>
+#include <cmath>
+#include <limits>
 #include <string>
+#include <tuple>
+#include <type_traits>
 
 #include <nlohmann/json.hpp>
+
+#include <est/core/error.hpp>
+#include <est/io/json_file.hpp>
 
 namespace est_train {
 
@@ -49,15 +56,131 @@ struct RunConfig {
   friend bool operator==(const RunConfig&, const RunConfig&) = default;
 };
 
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(RunConfig, preset, schedule, steps, batch, seq,
-                                                micro_batches, lr, min_lr, warmup, grad_clip,
-                                                weight_decay, seed, eval_interval, eval_batches,
-                                                data, data_format, val_data, val_fraction, tokenizer, gpt2_dir, tokenizer_file,
-                                                init_from,
-                                                stage1, stage2, stage1_end, stage2_end,
-                                                granularity, head_sampling, sampling,
-                                                importance_share, importance_decay, inactive,
-                                                threads)
+/// Calls visit(name, member, added_later) for every field of `c` in order. `added_later` marks
+/// the fields that est versions after the first added: checkpoints written before them lack
+/// them, and such a field then keeps its default. Every other field must be present.
+template <class Config, class Visit>
+void visit_fields(Config& c, Visit&& visit) {
+  visit("preset", c.preset, false);
+  visit("schedule", c.schedule, false);
+  visit("steps", c.steps, false);
+  visit("batch", c.batch, false);
+  visit("seq", c.seq, false);
+  visit("micro_batches", c.micro_batches, false);
+  visit("lr", c.lr, false);
+  visit("min_lr", c.min_lr, false);
+  visit("warmup", c.warmup, false);
+  visit("grad_clip", c.grad_clip, false);
+  visit("weight_decay", c.weight_decay, false);
+  visit("seed", c.seed, false);
+  visit("eval_interval", c.eval_interval, false);
+  visit("eval_batches", c.eval_batches, false);
+  visit("data", c.data, false);
+  visit("data_format", c.data_format, true);
+  visit("val_data", c.val_data, false);
+  visit("val_fraction", c.val_fraction, false);
+  visit("tokenizer", c.tokenizer, false);
+  visit("gpt2_dir", c.gpt2_dir, false);
+  visit("tokenizer_file", c.tokenizer_file, true);
+  visit("init_from", c.init_from, true);
+  visit("stage1", c.stage1, false);
+  visit("stage2", c.stage2, false);
+  visit("stage1_end", c.stage1_end, false);
+  visit("stage2_end", c.stage2_end, false);
+  visit("granularity", c.granularity, false);
+  visit("head_sampling", c.head_sampling, true);
+  visit("sampling", c.sampling, true);
+  visit("importance_share", c.importance_share, true);
+  visit("importance_decay", c.importance_decay, true);
+  visit("inactive", c.inactive, false);
+  visit("threads", c.threads, false);
+}
+
+inline void to_json(nlohmann::json& j, const RunConfig& c) {
+  j = nlohmann::json::object();
+  visit_fields(c, [&](const char* name, const auto& value, bool) { j[name] = value; });
+}
+
+namespace detail {
+
+/// `j` as T, or value_error naming `name`: integers must be integers of T's range (a stored
+/// 1e30 is refused, not converted), numbers finite, strings strings.
+template <class T>
+T field_value(const nlohmann::json& j, const char* name) {
+  auto wrong = [&](const char* expected) {
+    est::fail<est::value_error>("\"", name, "\" is ", est::detail::json_excerpt(j), ", expected ",
+                                expected);
+  };
+  if constexpr (std::is_same_v<T, std::string>) {
+    if (!j.is_string()) wrong("a string");
+    return j.get<std::string>();
+  } else if constexpr (std::is_integral_v<T>) {
+    if (!j.is_number_integer()) wrong("an integer");
+    if (j.is_number_unsigned()) {
+      if (j.get<std::uint64_t>() > std::uint64_t(std::numeric_limits<T>::max())) wrong("a smaller integer");
+      return static_cast<T>(j.get<std::uint64_t>());
+    }
+    const auto v = j.get<std::int64_t>();
+    if (v < std::int64_t(std::numeric_limits<T>::min()) ||
+        (std::is_signed_v<T> && v > std::int64_t(std::numeric_limits<T>::max()))) {
+      wrong(std::is_signed_v<T> ? "an integer in the field's range" : "a non-negative integer");
+    }
+    return static_cast<T>(v);
+  } else if constexpr (std::is_floating_point_v<T>) {
+    if (!j.is_number() || !std::isfinite(j.get<double>())) wrong("a finite number");
+    return j.get<T>();
+  } else {  // std::array<double, N>
+    if (!j.is_array() || j.size() != std::tuple_size_v<T>) wrong("a list of numbers of the right length");
+    T out{};
+    for (std::size_t i = 0; i < out.size(); ++i) out[i] = field_value<double>(j[i], name);
+    return out;
+  }
+}
+
+}  // namespace detail
+
+/// Reads a stored run configuration: every field present (or added later, see visit_fields) and
+/// of its type; throws value_error naming the first field that is not.
+inline void from_json(const nlohmann::json& j, RunConfig& c) {
+  est::require<est::value_error>(j.is_object(), "the run configuration is a JSON ", j.type_name(),
+                                 ", not an object");
+  visit_fields(c, [&](const char* name, auto& value, bool added_later) {
+    if (!j.contains(name)) {
+      est::require<est::value_error>(added_later, "\"", name, "\" is missing");
+      return;
+    }
+    value = detail::field_value<std::remove_cvref_t<decltype(value)>>(j.at(name), name);
+  });
+}
+
+/// Throws value_error naming the option (its flag) whose value is outside what est-train can
+/// run: the same checks for flags given now and for a configuration read back from state.json.
+inline void check_run_config(const RunConfig& c) {
+  auto in = [](const char* flag, auto value, auto lo, auto hi) {
+    est::require<est::value_error>(value >= lo && value <= hi, flag, " ", value,
+                                   " is outside [", lo, ", ", hi, "]");
+  };
+  in("--steps", c.steps, 1, std::int64_t(1'000'000'000'000));
+  in("--batch", c.batch, 1, std::int64_t(1) << 20);
+  in("--seq", c.seq, 0, std::int64_t(1) << 24);
+  in("--micro-batches", c.micro_batches, 1, 1 << 16);
+  in("--lr", c.lr, 1e-12, 1e3);
+  in("--min-lr", c.min_lr, 0.0, 1e3);
+  in("--warmup", c.warmup, -1, std::int64_t(1'000'000'000'000));
+  in("--grad-clip", c.grad_clip, 0.0, 1e12);
+  in("--weight-decay", c.weight_decay, 0.0, 1e3);
+  in("--eval-interval", c.eval_interval, 0, std::int64_t(1'000'000'000'000));
+  in("--eval-batches", c.eval_batches, 1, std::int64_t(1) << 20);
+  in("--val-fraction", c.val_fraction, 0.001, 0.5);
+  for (const double r : c.stage1) in("--stage1", r, 1e-9, 1.0);
+  for (const double r : c.stage2) in("--stage2", r, 1e-9, 1.0);
+  in("--stage1-end", c.stage1_end, 0.0, 1.0);
+  in("--stage2-end", c.stage2_end, c.stage1_end, 1.0);
+  in("--granularity", c.granularity, 1, 1 << 20);
+  in("--importance-share", c.importance_share, 1e-9, 1.0);
+  in("--importance-decay", c.importance_decay, 0.0, 0.999999);
+  in("--threads", c.threads, 0, 4096);
+}
 
 struct Invocation {
   std::string checkpoint_dir;        // empty: no checkpoints

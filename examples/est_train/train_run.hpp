@@ -2,10 +2,14 @@
 // One training run of est-train: the model of a preset, trained by est::Trainer under the
 // baseline or the EST schedule, with progress, evaluation, metrics, checkpoints and a sample.
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -97,22 +101,43 @@ inline est::InactiveParameters inactive_of(const RunConfig& run) {
   return est::InactiveParameters::zero_grad;
 }
 
-/// The run configuration stored in the newest checkpoint of `dir`, or nullopt when there is
-/// none. Throws io_error naming state.json when it is malformed.
-inline std::optional<RunConfig> stored_config(const std::filesystem::path& dir) {
+/// What the newest checkpoint of a directory stores about its run: the configuration and the
+/// checkpoint settings it was running with (which a resume keeps unless told otherwise).
+struct StoredRun {
+  RunConfig config;
+  std::optional<std::int64_t> checkpoint_interval;  // absent in checkpoints of older versions
+  std::optional<int> keep_checkpoints;
+};
+
+/// The run stored in the newest checkpoint of `dir`, or nullopt when there is none. Throws
+/// io_error naming state.json and the field when it is malformed or out of range.
+inline std::optional<StoredRun> stored_run(const std::filesystem::path& dir) {
   const auto latest = est::latest_checkpoint(dir);
   if (!latest) return std::nullopt;
   const auto file = *latest / "state.json";
+  const nlohmann::json state = est::read_json_file(file, "checkpoint state");
+  StoredRun out;
   try {
-    return nlohmann::json::parse(std::ifstream(file)).at("run").at("config").get<RunConfig>();
+    out.config = state.at("run").at("config").get<RunConfig>();
+    check_run_config(out.config);
+    if (state.at("run").contains("checkpointing")) {
+      const auto& c = state["run"]["checkpointing"];
+      out.checkpoint_interval = detail::field_value<std::int64_t>(c.at("interval"), "interval");
+      out.keep_checkpoints = detail::field_value<int>(c.at("keep"), "keep");
+      est::require<est::value_error>(*out.checkpoint_interval >= 0 && *out.keep_checkpoints >= 0,
+                                     "checkpoint interval and keep must be >= 0");
+    }
   } catch (const nlohmann::json::exception& e) {
     est::fail<est::io_error>(file.string(), ": missing or malformed run configuration: ", e.what());
+  } catch (const est::value_error& e) {
+    est::fail<est::io_error>(file.string(), ": run configuration: ", e.what());
   }
+  return out;
 }
 
 /// Before a new run: creates the checkpoint directory, refuses one that already holds a run's
-/// checkpoints (resume it, or choose another directory), and proves it writable, so that a
-/// problem shows up now and not after training.
+/// checkpoints (resume it, or choose another directory). Whether it can take a checkpoint is
+/// proved when the run starts (probe_checkpoint_space), for new and resumed runs alike.
 inline void prepare_checkpoint_dir(const std::filesystem::path& dir) {
   namespace fs = std::filesystem;
   std::error_code ec;
@@ -124,13 +149,24 @@ inline void prepare_checkpoint_dir(const std::filesystem::path& dir) {
                                 "' already holds checkpoints; continue that run with --resume, "
                                 "or choose another directory");
   }
-  const fs::path probe = dir / ".est-train-write-probe";
-  try {
-    est::write_file_atomically(probe, std::span<const std::byte>());
-  } catch (const est::io_error& e) {
-    est::fail<est::io_error>("--checkpoint-dir: '", dir.string(), "' is not writable: ", e.what());
-  }
-  fs::remove(probe, ec);
+}
+
+/// Proves, before training, that `dir` can take a checkpoint of about `bytes`: a probe file
+/// gets that much space reserved (posix_fallocate: a full disk or quota shows now, not at the
+/// first save after hours of training) and is removed again.
+inline void probe_checkpoint_space(const std::filesystem::path& dir, std::uint64_t bytes) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);  // (a comparison's baseline/ and est/)
+  const std::filesystem::path probe = dir / ".est-train-space-probe";
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  const int open_errno = errno;
+  est::require<est::io_error>(fd >= 0, "--checkpoint-dir: cannot write to '", dir.string(),
+                              "': ", std::strerror(open_errno));
+  const int err = ::posix_fallocate(fd, 0, static_cast<off_t>(bytes));
+  ::close(fd);
+  std::filesystem::remove(probe, ec);
+  est::require<est::io_error>(err == 0, "--checkpoint-dir: '", dir.string(), "' cannot take a ",
+                              "checkpoint of ", bytes / 1000000.0, " MB: ", std::strerror(err));
 }
 
 /// Removes from a metrics file the lines of run `label` at step >= `from`.
@@ -279,6 +315,9 @@ RunResult train_run(RunConfig run, const Invocation& inv, const std::string& lab
       est::fail<est::io_error>((*resume_from / "state.json").string(),
                                ": missing or malformed run progress: ", e.what());
     }
+    est::require<est::io_error>(trainer.steps_done() <= run.steps, (*resume_from / "state.json").string(),
+                                ": step ", trainer.steps_done(), " is past the run's --steps ",
+                                run.steps);
     if (!inv.quiet) {
       std::printf("[%s] resumed from %s at step %lld\n", label.c_str(), resume_from->c_str(),
                   static_cast<long long>(trainer.steps_done()));
@@ -297,6 +336,12 @@ RunResult train_run(RunConfig run, const Invocation& inv, const std::string& lab
                 static_cast<long long>(run.seq), run.micro_batches, ctx.threads());
   }
 
+  if (!checkpoint_dir.empty()) {
+    // Weights, two moments and (frozen mode) per-element step counts, plus the small files.
+    const auto params = std::uint64_t(Config.parameter_count());
+    probe_checkpoint_space(checkpoint_dir,
+                           params * (3 * sizeof(float) + sizeof(std::int32_t)) + (1u << 20));
+  }
   std::ofstream metrics;
   if (!inv.metrics.empty()) {
     // A resumed run first drops its own lines from the checkpoint's step on (steps that ran
@@ -310,7 +355,9 @@ RunResult train_run(RunConfig run, const Invocation& inv, const std::string& lab
     if (checkpoint_dir.empty()) return;
     est::save_checkpoint(checkpoint_dir, trainer,
                          {{"config", run}, {"seconds", result.seconds}, {"curve", result.curve},
-                          {"recent", recent}},
+                          {"recent", recent},
+                          {"checkpointing", {{"interval", inv.checkpoint_interval},
+                                             {"keep", inv.keep_checkpoints}}}},
                          inv.keep_checkpoints);
   };
   auto evaluate = [&] {
@@ -337,6 +384,8 @@ RunResult train_run(RunConfig run, const Invocation& inv, const std::string& lab
       const auto evaluated = eval_now ? std::optional<double>(val_loss) : std::nullopt;
       metrics << metrics_line(label, r, trainer.flops(), result.seconds, evaluated).dump()
               << '\n' << std::flush;
+      est::require<est::io_error>(static_cast<bool>(metrics), "--metrics: writing '",
+                                  inv.metrics, "' failed (is the disk full?)");
     }
     const bool interval = inv.checkpoint_interval > 0 && done % inv.checkpoint_interval == 0;
     if (inv.stop_after > 0 && done >= inv.stop_after && done < run.steps) {

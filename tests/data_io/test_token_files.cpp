@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <sys/stat.h>
+
 #include <unistd.h>
 
 #include <atomic>
@@ -204,6 +206,9 @@ TEST_CASE("malformed token files are rejected with the file and the problem name
                    (dir / "missing.bin").string() + "\": No such file or directory");
   fs::create_directories(dir / "a_directory");
   EST_CHECK_THROWS(TokenFile::open(dir / "a_directory"), est::io_error, "is not a regular file");
+  // A FIFO would block the open until a writer came: it is refused at once instead.
+  REQUIRE(::mkfifo((dir / "a_fifo.bin").c_str(), 0600) == 0);
+  EST_CHECK_THROWS(TokenFile::open(dir / "a_fifo.bin"), est::io_error, "is not a regular file");
 }
 
 TEST_CASE("ids are checked against a vocabulary, naming the first offending position",

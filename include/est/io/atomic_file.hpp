@@ -221,9 +221,10 @@ class MappedFile {
   MappedFile() = default;
 
   /// Maps `path`; throws io_error naming it when it cannot be opened, is not a regular file or
-  /// cannot be mapped.
+  /// cannot be mapped. The file is opened without blocking, so a FIFO (which would wait for a
+  /// writer forever) is refused as not a regular file instead of hanging.
   explicit MappedFile(const std::filesystem::path& path) : path_(path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
       const int err = errno;
       fail<io_error>("MappedFile: cannot open \"", path.string(), "\": ", detail::errno_text(err));
