@@ -86,6 +86,10 @@ TEST_CASE("a source shorter than one batch is rejected naming it", "[batches][er
                    "data.bin: 100 tokens are fewer than one batch needs (4 x 25 + 1 = 101)");
   EST_CHECK_THROWS(est::BatchSampler(source, {50, 60}, 1, 4, 1, "data.bin"), est::value_error,
                    "token range [50, 110) is outside the source's 100 tokens");
+  // Sizes whose product overflows are refused, not wrapped (UBSan found the signed overflow).
+  EST_CHECK_THROWS(est::BatchSampler(source, {0, 100}, est::Index(1) << 40, est::Index(1) << 40, 1,
+                                     "data.bin"),
+                   est::value_error, "+ 1 is past 2^63");
   const est::BatchSampler ok(source, {0, 100}, 2, 8, 1, "data.bin");
   Tensor<std::int32_t> wrong({2, 9}), y({2, 8});
   CHECK_THROWS_AS(ok.train_batch(0, 0, wrong, y), est::shape_error);

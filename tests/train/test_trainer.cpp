@@ -256,6 +256,36 @@ TEST_CASE("pruning never removes the new checkpoint or a later one", "[checkpoin
   CHECK_FALSE(fs::exists(dir / "step-00000001"));
 }
 
+TEST_CASE("a kill while pruning leaves no checkpoint-like orphan; a save clears the remains",
+          "[checkpoint]") {
+  const est::testing::TempDir temp("orphans");
+  const fs::path dir = temp.path();
+  Run run(10);
+  run.trainer.step();
+  est::save_checkpoint(dir, run.trainer, {});
+  // What a kill during pruning leaves now: a hidden renamed directory of a process that is gone.
+  fs::create_directory(dir / ".step-00000001.pruned-999999999");
+  std::ofstream(dir / ".step-00000001.pruned-999999999" / "model.safetensors") << "half";
+  // What an older est's pruning (or a deletion by hand) left: a step directory without a
+  // complete state.json, at the very step the run will save next.
+  fs::create_directory(dir / "step-00000002");
+  std::ofstream(dir / "step-00000002" / "model.safetensors") << "half";
+  CHECK(est::latest_checkpoint(dir) == dir / "step-00000001");
+  run.trainer.step();
+  const auto second = est::save_checkpoint(dir, run.trainer, {}, 1);
+  CHECK(second == dir / "step-00000002");
+  CHECK(est::latest_checkpoint(dir) == second);
+  CHECK(fs::exists(second / "state.json"));
+  CHECK_FALSE(fs::exists(dir / ".step-00000001.pruned-999999999"));
+  CHECK_FALSE(fs::exists(dir / "step-00000001"));  // pruned (keep 1), through a hidden rename
+  int entries = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir)) ++entries;
+  CHECK(entries == 1);
+  // A complete checkpoint is still never overwritten.
+  EST_CHECK_THROWS(est::save_checkpoint(dir, run.trainer, {}), est::io_error,
+                   "already exists; checkpoints are never overwritten");
+}
+
 TEST_CASE("damaged or non-finite checkpoints are refused before anything changes",
           "[checkpoint]") {
   const est::testing::TempDir temp("damaged");

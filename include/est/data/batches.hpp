@@ -66,15 +66,21 @@ class BatchSampler {
                std::string name)
       : source_(&source), range_(range), batch_(batch), seq_(seq), seed_(seed),
         name_(std::move(name)) {
-    require<value_error>(batch >= 1 && seq >= 1, name_, ": batch and sequence length must be >= 1, got ",
-                         batch, " and ", seq);
+    require<value_error>(batch >= 1 && seq >= 1, name_,
+                         ": batch and sequence length must be >= 1, got ", batch, " and ", seq);
     require<value_error>(range.first >= 0 && range.count >= 0 &&
-                             range.first + range.count <= Index(source.size()),
+                             range.first <= Index(source.size()) &&
+                             range.count <= Index(source.size()) - range.first,
                          name_, ": token range [", range.first, ", ", range.first + range.count,
                          ") is outside the source's ", source.size(), " tokens");
-    require<value_error>(range.count >= batch * seq + 1, name_, ": ", range.count,
-                         " tokens are fewer than one batch needs (", batch, " x ", seq,
-                         " + 1 = ", batch * seq + 1, ")");
+    // batch · seq + 1 without overflow: a product past the range is simply too large.
+    Index needed = 0;
+    const bool overflow = __builtin_mul_overflow(batch, seq, &needed) ||
+                          __builtin_add_overflow(needed, Index(1), &needed);
+    require<value_error>(!overflow && range.count >= needed, name_, ": ", range.count,
+                         " tokens are fewer than one batch needs (", batch, " x ", seq, " + 1",
+                         overflow ? std::string(" is past 2^63") : " = " + std::to_string(needed),
+                         ")");
   }
 
   /// Micro-batch `micro` of optimizer step `step`: tokens and targets, both (B, T).

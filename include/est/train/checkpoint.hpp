@@ -192,18 +192,33 @@ inline nlohmann::json read_json(const std::filesystem::path& path) {
 
 namespace detail {
 
-/// Removes the hidden temporary directories that a crash during an earlier save left in `dir`
-/// (those of processes that are gone).
+/// Removes the hidden directories that a crash left in `dir`: temporaries of a save
+/// (`.step-N.tmp-<pid>`) and checkpoints being pruned (`.step-N.pruned-<pid>`), of processes
+/// that are gone.
 inline void remove_stale_temporaries(const std::filesystem::path& dir) {
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
     const std::string name = entry.path().filename().string();
-    const auto tmp_at = name.find(".tmp-");
-    if (name.starts_with(".step-") && tmp_at != std::string::npos &&
-        !process_alive(std::atol(name.c_str() + tmp_at + 5))) {
-      std::filesystem::remove_all(entry.path(), ec);
+    if (!name.starts_with(".step-")) continue;
+    for (const char* marker : {".tmp-", ".pruned-"}) {
+      const auto at = name.find(marker);
+      if (at != std::string::npos &&
+          !process_alive(std::atol(name.c_str() + at + std::strlen(marker)))) {
+        std::filesystem::remove_all(entry.path(), ec);
+      }
     }
   }
+}
+
+/// Removes checkpoint directory `path` so that a crash halfway leaves no `step-N` directory
+/// behind: it is first renamed to a hidden `.step-N.pruned-<pid>` (atomic), then deleted; a
+/// leftover is removed by the next save (remove_stale_temporaries).
+inline void remove_checkpoint(const std::filesystem::path& path) {
+  std::error_code ec;
+  const auto hidden = path.parent_path() / ("." + path.filename().string() + ".pruned-" +
+                                            std::to_string(::getpid()));
+  std::filesystem::rename(path, hidden, ec);
+  std::filesystem::remove_all(ec ? path : hidden, ec);
 }
 
 /// Removes the complete checkpoints of `dir` older than `step` beyond the newest
@@ -222,7 +237,7 @@ inline void prune_checkpoints(const std::filesystem::path& dir, std::int64_t ste
   }
   std::sort(older.begin(), older.end());
   const std::size_t keep_older = std::size_t(keep_last) - 1;
-  for (std::size_t i = 0; i + keep_older < older.size(); ++i) fs::remove_all(older[i].second, ec);
+  for (std::size_t i = 0; i + keep_older < older.size(); ++i) remove_checkpoint(older[i].second);
 }
 
 /// optimizer.safetensors: AdamW's moments and, in frozen mode, its per-element step counts.
@@ -292,9 +307,19 @@ std::filesystem::path save_checkpoint(const std::filesystem::path& dir, Trainer&
                     dir.string(), "': ", ec.message());
   const std::int64_t step = trainer.steps_done();
   const fs::path final_dir = dir / detail::checkpoint_name(step);
-  require<io_error>(!fs::exists(final_dir), "checkpoint '", final_dir.string(),
-                    "' already exists; checkpoints are never overwritten");
   detail::remove_stale_temporaries(dir);
+  if (fs::exists(final_dir)) {
+    // A directory without a complete state.json is no checkpoint (the remains of a deletion by
+    // hand or of an older est's pruning): it makes way. A complete one is never overwritten.
+    bool complete = false;
+    try {
+      complete = detail::marked_complete(detail::read_json(final_dir / "state.json"));
+    } catch (const io_error&) {
+    }
+    require<io_error>(!complete, "checkpoint '", final_dir.string(),
+                      "' already exists; checkpoints are never overwritten");
+    detail::remove_checkpoint(final_dir);
+  }
   const fs::path tmp =
       dir / ("." + detail::checkpoint_name(step) + ".tmp-" + std::to_string(::getpid()));
   fs::create_directory(tmp, ec);
