@@ -6,7 +6,7 @@ set -euo pipefail
 
 # Package -> why est needs it (also printed on systems without apt-get).
 packages=(g++ cmake ninja-build libeigen3-dev nlohmann-json3-dev libcli11-dev catch2
-          libbenchmark-dev fortunes gnuplot-nox)
+          libbenchmark-dev fortunes gnuplot-nox clang libclang-rt-14-dev)
 declare -A purpose=(
   [g++]="C++20 compiler"
   [cmake]="build system (3.25 or newer)"
@@ -18,6 +18,8 @@ declare -A purpose=(
   [libbenchmark-dev]="Google Benchmark, for bench/"
   [fortunes]="English text under /usr/share/games/fortunes, est-train's default corpus"
   [gnuplot-nox]="plots of est-train runs (--plot)"
+  [clang]="clang++, which builds the fuzz targets (fuzz/) with libFuzzer"
+  [libclang-rt-14-dev]="libFuzzer and the sanitizer runtimes for clang"
 )
 min_cmake=3.25
 

@@ -256,7 +256,7 @@ TEST_CASE("pruning never removes the new checkpoint or a later one", "[checkpoin
   CHECK_FALSE(fs::exists(dir / "step-00000001"));
 }
 
-TEST_CASE("a kill while pruning leaves no checkpoint-like orphan; a save clears the remains",
+TEST_CASE("a kill while pruning leaves no checkpoint-like orphan, and a save clears the remains",
           "[checkpoint]") {
   const est::testing::TempDir temp("orphans");
   const fs::path dir = temp.path();
