@@ -373,6 +373,12 @@ TEST_CASE("Gpt2Tokenizer::load names the file and the problem", "[tokenizer][gpt
     EST_CHECK_THROWS(load_encoder("[1, 2]"), est::io_error,
                      "holds a JSON array, expected an object");
     EST_CHECK_THROWS(load_encoder("{}"), est::io_error, "has 0 tokens");
+    // A token value nested 100,000 arrays deep once overflowed the stack.
+    EST_CHECK_THROWS(load_encoder("{\"a\": " + std::string(100000, '[') +
+                                  std::string(100000, ']') + "}"),
+                     est::io_error, "nests deeper than 4 levels");
+    EST_CHECK_THROWS(load_encoder(std::string("{\"a\": 1}\0junk", 13)), est::io_error,
+                     "holds a NUL byte");
     nlohmann::json e = nlohmann::json::parse(good_encoder);
     auto with = [&](const std::string& key, const nlohmann::json& value) {
       nlohmann::json copy = e;
