@@ -203,6 +203,12 @@ TEST_CASE("tokenizer.json files est cannot apply are refused by name", "[tokeniz
           "is not supported");  // a Strip of something else than spaces
   refused([](nlohmann::json& j) { j["decoder"]["decoders"][0]["content"] = "_"; },
           "is not supported");  // a Replace other than "▁" -> " "
+  // Found by fuzz_hf_tokenizer: a Strip start too large for an integer was converted to int
+  // (undefined behaviour); it is compared as JSON and refused.
+  refused([](nlohmann::json& j) { j["decoder"]["decoders"][3]["start"] = 1.1111e63; },
+          "is not supported");
+  refused([](nlohmann::json& j) { j["decoder"]["decoders"][3]["stop"] = -1e300; },
+          "is not supported");
   refused([](nlohmann::json& j) { j["model"]["type"] = 5; }, "malformed");
   refused([](nlohmann::json& j) { j["model"]["vocab"]["far"] = (1 << 30) - 1; },
           "is far beyond the 3001 tokens");

@@ -262,8 +262,11 @@ inline HfTokenizerSpec read_hf_tokenizer_spec(const nlohmann::json& j, const std
                  s.value("content", std::string()) == " ") {
         t.decode_metaspace = true;  // "▁" -> " "
       } else if (kind == "Strip" && s.value("content", std::string(" ")) == " " &&
-                 s.value("stop", 0) == 0 && s.value("start", 0) >= 0 && s.value("start", 0) <= 1) {
-        t.strip_leading_spaces = s.value("start", 0);
+                 s.value("stop", nlohmann::json(0)) == 0 &&
+                 (s.value("start", nlohmann::json(0)) == 0 ||
+                  s.value("start", nlohmann::json(0)) == 1)) {
+        // (compared as JSON: a start of 1e63 must not be converted to int, which is undefined)
+        t.strip_leading_spaces = s.value("start", nlohmann::json(0)) == 1 ? 1 : 0;
       } else if (kind != "ByteFallback" && kind != "Fuse") {
         bad_tokenizer(where, "decoder ", detail::json_excerpt(s), " is not supported");
       }
