@@ -6,13 +6,7 @@
 file(REMOVE_RECURSE "${WORK_DIR}")
 file(MAKE_DIRECTORY "${WORK_DIR}")
 
-function(run_est_train)
-  execute_process(COMMAND "${EST_TRAIN}" ${ARGN} RESULT_VARIABLE rc
-                  OUTPUT_VARIABLE out ERROR_VARIABLE err)
-  if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "est-train ${ARGN} failed (${rc}):\n${out}\n${err}")
-  endif()
-endfunction()
+include("${CMAKE_CURRENT_LIST_DIR}/run_est_train.cmake")
 
 function(expect_same a b)
   foreach(file model.safetensors optimizer.safetensors)
