@@ -99,8 +99,8 @@ inline constexpr std::string_view tables_version = "{version}";
 
 /// An inclusive range of code points.
 struct CodePointRange {{
-  char32_t first;
-  char32_t last;
+  char32_t first;  ///< lowest code point of the range
+  char32_t last;   ///< highest code point of the range (inclusive)
 }};
 
 {table("letter_ranges", letters, "General_Category L (Lu, Ll, Lt, Lm, Lo)")}
@@ -117,13 +117,13 @@ constexpr bool in_ranges(std::span<const CodePointRange> ranges, char32_t cp) {{
   return after != ranges.begin() && cp <= (after - 1)->last;
 }}
 
-/// \\p{{L}}: `cp` is a letter.
+/// `\\p{{L}}`: `cp` is a letter.
 constexpr bool is_letter(char32_t cp) {{ return in_ranges(letter_ranges, cp); }}
 
-/// \\p{{N}}: `cp` is a number (decimal digit, letter-like or other numeric character).
+/// `\\p{{N}}`: `cp` is a number (decimal digit, letter-like or other numeric character).
 constexpr bool is_number(char32_t cp) {{ return in_ranges(number_ranges, cp); }}
 
-/// \\s: `cp` is white space.
+/// `\\s`: `cp` is white space.
 constexpr bool is_space(char32_t cp) {{ return in_ranges(space_ranges, cp); }}
 
 }}  // namespace est::unicode

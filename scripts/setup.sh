@@ -6,7 +6,7 @@ set -euo pipefail
 
 # Package -> why est needs it (also printed on systems without apt-get).
 packages=(g++ cmake ninja-build libeigen3-dev nlohmann-json3-dev libcli11-dev catch2
-          libbenchmark-dev fortunes gnuplot-nox clang libclang-rt-14-dev)
+          libbenchmark-dev fortunes gnuplot-nox clang libclang-rt-14-dev doxygen graphviz)
 declare -A purpose=(
   [g++]="C++20 compiler"
   [cmake]="build system (3.25 or newer)"
@@ -20,6 +20,8 @@ declare -A purpose=(
   [gnuplot-nox]="plots of est-train runs (--plot)"
   [clang]="clang++, which builds the fuzz targets (fuzz/) with libFuzzer"
   [libclang-rt-14-dev]="libFuzzer and the sanitizer runtimes for clang"
+  [doxygen]="the API reference (target est_docs) and its documentation check (docs.api_coverage)"
+  [graphviz]="class diagrams in the API reference"
 )
 min_cmake=3.25
 

@@ -30,11 +30,13 @@ class Context<cpu> {
   /// Uses every core the process may run on.
   Context() : Context(default_threads()) {}
 
-  /// `threads` >= 1. Without OpenMP every op runs on one thread whatever is asked.
+  /// Splits work over `threads` threads; throws est::value_error when `threads` < 1. Without
+  /// OpenMP every op runs on one thread whatever is asked.
   explicit Context(int threads) : threads_(threads) {
     require<value_error>(threads >= 1, "Context<cpu>: threads must be >= 1, got ", threads);
   }
 
+  /// How many threads the ops split their work over (at least 1).
   [[nodiscard]] int threads() const noexcept { return threads_; }
 
   /// When set, the model checks its logits and its loss for NaN/Inf after every forward pass
@@ -42,6 +44,8 @@ class Context<cpu> {
   /// default because it reads every logit once more).
   bool check_numerics = false;
 
+  /// The processors OpenMP says the process may use (omp_get_num_procs), or without OpenMP
+  /// std::thread::hardware_concurrency (1 when that is unknown).
   static int default_threads() noexcept {
 #if defined(_OPENMP)
     return omp_get_num_procs();

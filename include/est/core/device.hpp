@@ -9,11 +9,13 @@ namespace est {
 
 /// Host CPU; ops lowered to Eigen (GEMMs) and OpenMP loops.
 struct cpu {
+  /// "cpu": the device's name (every device tag has one).
   static constexpr const char* name = "cpu";
 };
 
 /// One CUDA GPU; its backend is opt-in (the est::cuda target).
 struct cuda {
+  /// "cuda": the device's name (every device tag has one).
   static constexpr const char* name = "cuda";
 };
 

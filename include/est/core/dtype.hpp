@@ -24,21 +24,29 @@
 
 namespace est {
 
-/// A 16-bit brain floating-point number.
+/// A 16-bit brain floating-point number: the upper half of an IEEE binary32 (1 sign,
+/// 8 exponent and 7 stored significand bits), so float's range at about 3 significant digits.
+/// Conversions are explicit. `std::numeric_limits<est::bfloat16>` is specialised: float's
+/// limits at this precision (`digits` 8, `epsilon()` 2^-7, `min()` 2^-126, `max()` about
+/// 3.39e38, `denorm_min()` 2^-133, infinity and a quiet NaN).
 struct bfloat16 {
+  /// The stored bits: sign, exponent and the 7 high significand bits of a float.
   std::uint16_t bits = 0;
 
   constexpr bfloat16() = default;
   /// Rounds to nearest, ties to even; ±inf stays ±inf, a NaN stays a (quiet) NaN.
   constexpr explicit bfloat16(float value) noexcept : bits(round(std::bit_cast<std::uint32_t>(value))) {}
+  /// Through float: the double is first rounded to float, then to bfloat16.
   constexpr explicit bfloat16(double value) noexcept : bfloat16(static_cast<float>(value)) {}
 
   /// Exact: every bfloat16 is a float.
   constexpr explicit operator float() const noexcept {
     return std::bit_cast<float>(std::uint32_t(bits) << 16);
   }
+  /// Exact, through float.
   constexpr explicit operator double() const noexcept { return double(float(*this)); }
 
+  /// The bfloat16 whose stored bits are `b` (any pattern, NaNs included).
   [[nodiscard]] static constexpr bfloat16 from_bits(std::uint16_t b) noexcept {
     bfloat16 x;
     x.bits = b;
@@ -63,7 +71,14 @@ struct bfloat16 {
 
 /// A stored numeric type, by name.
 enum class Dtype : std::uint8_t { f32, f64, bf16 };
+/// @var Dtype::f32
+/// float: IEEE binary32, 4 bytes.
+/// @var Dtype::f64
+/// double: IEEE binary64, 8 bytes.
+/// @var Dtype::bf16
+/// est::bfloat16, 2 bytes.
 
+/// True for the types est computes in: float, double and bfloat16.
 template <class T>
 inline constexpr bool is_floating_scalar_v =
     std::is_same_v<T, float> || std::is_same_v<T, double> || std::is_same_v<T, bfloat16>;
@@ -78,6 +93,7 @@ inline constexpr Dtype dtype_of = std::is_same_v<T, float>    ? Dtype::f32
                                   : std::is_same_v<T, double> ? Dtype::f64
                                                               : Dtype::bf16;
 
+/// The name of `d` as PyTorch spells the dtype: "float32", "float64" or "bfloat16".
 [[nodiscard]] constexpr std::string_view dtype_name(Dtype d) noexcept {
   switch (d) {
     case Dtype::f32: return "float32";
@@ -87,23 +103,30 @@ inline constexpr Dtype dtype_of = std::is_same_v<T, float>    ? Dtype::f32
   return "?";
 }
 
+/// The size of one element of `d` in bytes: 4, 8 or 2.
 [[nodiscard]] constexpr int dtype_bytes(Dtype d) noexcept {
   return d == Dtype::f64 ? 8 : d == Dtype::f32 ? 4 : 2;
 }
 
-/// The type sums of T are formed in.
+/// The type sums of T are formed in: T itself, except float for bfloat16.
 template <FloatingScalar T>
 struct accumulate_type {
+  /// The accumulation type.
   using type = T;
 };
+/// bfloat16 sums are formed in float.
 template <>
 struct accumulate_type<bfloat16> {
+  /// float.
   using type = float;
 };
+/// The type sums of `T` are formed in: float for bfloat16, `T` otherwise.
 template <FloatingScalar T>
 using accumulate_t = typename accumulate_type<T>::type;
 
-/// A training run's types (see above). Master weights and moments need the range and the
+/// A training run's choice of types: parameters (what the forward reads), compute (activations
+/// and GEMM inputs), accumulate (GEMM and reduction sums) and master (the optimizer's copy of
+/// the weights and its moments). Master weights and moments need the range and the
 /// precision of small updates: a float or a double.
 template <FloatingScalar Parameter, FloatingScalar Compute = Parameter,
           FloatingScalar Accumulate = accumulate_t<Compute>, FloatingScalar Master = Parameter>
@@ -113,9 +136,13 @@ struct Precision {
                 "double; bfloat16 cannot hold the small updates of a training step");
   static_assert(!std::is_same_v<Accumulate, bfloat16>,
                 "est::Precision: accumulate in float or double, not bfloat16");
+  /// The type of the parameters, as the forward pass reads them.
   using parameter_type = Parameter;
+  /// The type of activations and GEMM inputs.
   using compute_type = Compute;
+  /// The type GEMM and reduction sums are formed in.
   using accumulate_type = Accumulate;
+  /// The type of the optimizer's master weights and moments.
   using master_type = Master;
   /// True when every role uses one type (what est's models run today).
   static constexpr bool uniform = std::is_same_v<Parameter, Compute> &&
@@ -124,7 +151,9 @@ struct Precision {
 };
 
 namespace precision {
+/// Everything in float.
 using fp32 = Precision<float>;
+/// Everything in double.
 using fp64 = Precision<double>;
 /// bfloat16 parameters and activations, float accumulation and float master weights.
 using bf16_mixed = Precision<bfloat16, bfloat16, float, float>;
@@ -132,7 +161,8 @@ using bf16_mixed = Precision<bfloat16, bfloat16, float, float>;
 
 }  // namespace est
 
-/// bfloat16's limits, as float's where they make sense at 8 exponent and 8 significand bits.
+/// @cond
+// bfloat16's limits, as float's where they make sense at 8 exponent and 8 significand bits.
 template <>
 class std::numeric_limits<est::bfloat16> {
  public:
@@ -152,3 +182,4 @@ class std::numeric_limits<est::bfloat16> {
   static constexpr est::bfloat16 quiet_NaN() noexcept { return est::bfloat16::from_bits(0x7fc0); }
   static constexpr est::bfloat16 denorm_min() noexcept { return est::bfloat16::from_bits(0x0001); }
 };
+/// @endcond

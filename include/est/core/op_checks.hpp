@@ -13,8 +13,15 @@
 
 namespace est::op_checks {
 
+/// The extents of a GEMM: C (m, n) = op(A) (m, k) · op(B) (k, n).
 struct GemmDims {
   Index m, n, k;
+  /// @var m
+  /// Rows of C and of op(A).
+  /// @var n
+  /// Columns of C and of op(B).
+  /// @var k
+  /// The inner dimension: columns of op(A), rows of op(B).
 };
 
 /// C (m, n) = op(A) (m, k) · op(B) (k, n): checks the shapes and that C overlaps neither input.
@@ -108,8 +115,19 @@ void layernorm_backward(const MatrixView<T, Device>& d_x, Index d_weight_n, Inde
                        weight_n);
 }
 
+/// The extents of an attention call.
 struct AttentionDims {
   Index B, T, H, d, C;
+  /// @var B
+  /// Batch size.
+  /// @var T
+  /// Sequence length.
+  /// @var H
+  /// Number of heads.
+  /// @var d
+  /// Head size, C / H.
+  /// @var C
+  /// Width of the attention output, H·d (qkv has 3C columns).
 };
 
 /// qkv (B, T, 3C), out (B, T, C), probs (B, H, T, T) for `heads` heads dividing C.
@@ -161,7 +179,9 @@ bool softmax_cross_entropy(const MatrixView<T, Device>& d_logits,
   return with_grad;
 }
 
-/// RMSNorm: out / d_x (N, C), x (N, C), rstd (N), weight (C); `d_out` only for the backward.
+/// RMSNorm: `out` (N, C) shaped like x (N, C) and apart from it, rstd (N), weight (C),
+/// eps finite and >= 0. `out` is the forward's output; the backward checks d_x, then d_out
+/// (with d_weight's size as `weight_n`).
 template <class T, class U, class Device>
 void rmsnorm(const char* op, const MatrixView<T, Device>& out, const MatrixView<U, Device>& x,
              Index rstd_n, Index weight_n, double eps) {
@@ -177,8 +197,17 @@ void rmsnorm(const char* op, const MatrixView<T, Device>& out, const MatrixView<
   expect_no_overlap(out, x, op, "output", "x");
 }
 
+/// The extents of a rotary-embedding call.
 struct RopeDims {
   Index B, T, width, half;
+  /// @var B
+  /// Batch size.
+  /// @var T
+  /// Sequence length.
+  /// @var width
+  /// Columns W of x.
+  /// @var half
+  /// Half the head size: the number of rotated pairs per head, the tables' width.
 };
 
 /// Rotary embedding in place on columns [first, first + heads·d) of x (B, T, W), with cos and
@@ -206,8 +235,17 @@ void swiglu(const char* op, const MatrixView<T, Device>& out, const MatrixView<U
   expect_no_overlap(out, gate_up, op, "output", "gate_up");
 }
 
+/// The extents of a key/value expansion.
 struct KvGroupDims {
   Index N, h, g, d;
+  /// @var N
+  /// Rows (B*T).
+  /// @var h
+  /// Query heads.
+  /// @var g
+  /// Key/value groups.
+  /// @var d
+  /// Head size.
 };
 
 /// Grouped-query attention's key/value expansion: packed (N, (h + 2g)·d) = [Q (h heads) | K (g

@@ -30,16 +30,27 @@
 
 namespace est {
 
+/// The Philox-4x32-10 generator under one 64-bit seed, bit-compatible with Random123's
+/// philox4x32 at 10 rounds: a pure function from a 128-bit counter to 4 random 32-bit words.
+/// The counter (a, b) is laid out {lo(b), hi(b), lo(a), hi(a)}: `b` is the fast (element or
+/// block) index, `a` the stream (step, tensor, purpose; see rng_stream()).
 struct Philox4x32 {
+  /// 128 bits as 4 words, the low word first; also the type of one output block.
   using counter_type = std::array<std::uint32_t, 4>;
+  /// The 64-bit key as {low 32 bits, high 32 bits}.
   using key_type = std::array<std::uint32_t, 2>;
 
   // Constants of the published algorithm: the two round multipliers, and the Weyl increments
   // (golden ratio and sqrt(3) - 1, as 32-bit fractions) added to the key between rounds.
+  /// Round multiplier of word 0 (the published constant).
   static constexpr std::uint32_t multiplier0 = 0xD2511F53u;
+  /// Round multiplier of word 2 (the published constant).
   static constexpr std::uint32_t multiplier1 = 0xCD9E8D57u;
+  /// Weyl increment of key word 0: the golden ratio's fraction in 32 bits.
   static constexpr std::uint32_t weyl0 = 0x9E3779B9u;
+  /// Weyl increment of key word 1: sqrt(3) - 1 in 32 bits.
   static constexpr std::uint32_t weyl1 = 0xBB67AE85u;
+  /// Rounds per block: 10, the count Random123's known-answer vectors are for.
   static constexpr int rounds = 10;
 
   /// One Philox round: two 32x32->64 multiplies whose high halves are xored with the other two
@@ -84,6 +95,7 @@ struct Philox4x32 {
     return block(make_counter(a, b), key);
   }
 
+  /// The key: {low 32 bits of the seed, high 32 bits}.
   key_type key;
 };
 
@@ -272,10 +284,10 @@ struct u128_parts {
 /// that two uses of one seed (the weights' initialisation and the batch sampling, say) never
 /// draw the same random words.
 enum class RngPurpose : std::uint64_t {
-  weights = 1,     // initialisation: stream index = tensor index
-  batches = 2,     // data sampling: stream index = step
-  subnetwork = 3,  // subnetwork sampling: stream index = step
-  sampling = 4,    // text generation: stream index = token position
+  weights = 1,     ///< initialisation: stream index = tensor index
+  batches = 2,     ///< data sampling: stream index = step
+  subnetwork = 3,  ///< subnetwork sampling: stream index = step
+  sampling = 4,    ///< text generation: stream index = token position
 };
 
 /// The stream number for `index` (below 2^56) within `purpose`.

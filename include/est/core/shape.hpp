@@ -17,10 +17,14 @@ using Index = std::int64_t;
 /// A rank-0 shape (the default) is a scalar: one element. An empty tensor has a zero extent.
 class Shape {
  public:
+  /// The largest rank a shape may have.
   static constexpr int max_rank = 4;
 
   constexpr Shape() = default;
 
+  /// The shape with these extents, outermost first (e.g. `{B, T, C}`). Throws est::shape_error
+  /// when there are more than max_rank extents, an extent is negative, or the element count
+  /// overflows a 64-bit Index.
   Shape(std::initializer_list<Index> extents) {
     require<shape_error>(extents.size() <= max_rank, "Shape: rank ", extents.size(),
                          " exceeds the maximum rank ", max_rank);
@@ -33,9 +37,12 @@ class Shape {
     }
   }
 
+  /// The number of extents, 0 to max_rank.
   [[nodiscard]] constexpr int rank() const noexcept { return rank_; }
+  /// The extent of dimension `i`, 0 <= `i` < rank() (unchecked).
   [[nodiscard]] constexpr Index operator[](int i) const noexcept { return extents_[i]; }
 
+  /// The number of elements: the product of the extents (1 at rank 0).
   [[nodiscard]] constexpr Index numel() const noexcept {
     Index n = 1;
     for (int i = 0; i < rank_; ++i) n *= extents_[i];

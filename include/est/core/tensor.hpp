@@ -27,10 +27,13 @@ class MatrixView;
 template <class T, class Device = cpu>
 class TensorView {
  public:
+  /// The element type without const.
   using value_type = std::remove_const_t<T>;
+  /// The device whose memory `data()` points into.
   using device_type = Device;
 
   constexpr TensorView() = default;
+  /// A view of `shape.numel()` elements at `data`, which must hold that many (unchecked).
   TensorView(T* data, Shape shape) : data_(data), shape_(shape) {}
 
   /// A view of mutable data converts to a view of const data.
@@ -48,14 +51,21 @@ class TensorView {
                   "est::copy first");
   }
 
+  /// The address of the first element.
   [[nodiscard]] T* data() const noexcept { return data_; }
+  /// The extents.
   [[nodiscard]] const Shape& shape() const noexcept { return shape_; }
+  /// The number of dimensions.
   [[nodiscard]] int rank() const noexcept { return shape_.rank(); }
+  /// The extent of dimension `i`, 0 <= `i` < rank() (unchecked).
   [[nodiscard]] Index dim(int i) const noexcept { return shape_[i]; }
+  /// The number of elements.
   [[nodiscard]] Index numel() const noexcept { return shape_.numel(); }
+  /// The elements as a span (host memory only: a device view's span is not dereferenceable).
   [[nodiscard]] std::span<T> span() const noexcept {
     return {data_, static_cast<std::size_t>(numel())};
   }
+  /// Element `i` in row-major order, 0 <= `i` < numel() (unchecked).
   [[nodiscard]] T& operator[](Index i) const noexcept { return data_[i]; }
 
   /// The same data seen with another shape of the same element count.
@@ -84,18 +94,24 @@ class TensorView {
 template <class T, class Device>
 class MatrixView {
  public:
+  /// The element type without const.
   using value_type = std::remove_const_t<T>;
+  /// The device whose memory `data()` points into.
   using device_type = Device;
 
   constexpr MatrixView() = default;
+  /// A `rows` x `cols` view at `data` whose rows start `stride` elements apart. Throws
+  /// est::shape_error unless rows >= 0, cols >= 0 and stride >= cols.
   MatrixView(T* data, Index rows, Index cols, Index stride)
       : data_(data), rows_(rows), cols_(cols), stride_(stride) {
     require<shape_error>(rows >= 0 && cols >= 0 && stride >= cols,
                          "MatrixView: need rows >= 0, cols >= 0 and stride >= cols; got rows=",
                          rows, " cols=", cols, " stride=", stride);
   }
+  /// A contiguous `rows` x `cols` view (stride = cols).
   MatrixView(T* data, Index rows, Index cols) : MatrixView(data, rows, cols, cols) {}
 
+  /// A view of mutable data converts to a view of const data.
   template <class U>
     requires std::is_same_v<const U, T> && (!std::is_same_v<U, T>)
   MatrixView(const MatrixView<U, Device>& other)
@@ -111,13 +127,19 @@ class MatrixView {
                   "est::copy first");
   }
 
+  /// The address of element (0, 0).
   [[nodiscard]] T* data() const noexcept { return data_; }
+  /// The number of rows.
   [[nodiscard]] Index rows() const noexcept { return rows_; }
+  /// The number of columns.
   [[nodiscard]] Index cols() const noexcept { return cols_; }
+  /// The distance in elements from the start of one row to the start of the next.
   [[nodiscard]] Index stride() const noexcept { return stride_; }
+  /// Element (r, c), 0 <= `r` < rows() and 0 <= `c` < cols() (unchecked).
   [[nodiscard]] T& operator()(Index r, Index c) const noexcept { return data_[r * stride_ + c]; }
 
-  /// The `nrows` x `ncols` block whose top-left element is (r0, c0).
+  /// The `nrows` x `ncols` block whose top-left element is (r0, c0), with this view's stride.
+  /// Throws est::shape_error when the block does not fit.
   [[nodiscard]] MatrixView block(Index r0, Index c0, Index nrows, Index ncols) const {
     require<shape_error>(r0 >= 0 && c0 >= 0 && nrows >= 0 && ncols >= 0 &&
                              r0 + nrows <= rows_ && c0 + ncols <= cols_,
@@ -125,9 +147,11 @@ class MatrixView {
                          ncols, " does not fit a ", rows_, "x", cols_, " matrix");
     return {data_ + r0 * stride_ + c0, nrows, ncols, stride_};
   }
+  /// Rows [r0, r0 + nrows), every column (see block()).
   [[nodiscard]] MatrixView rows_block(Index r0, Index nrows) const {
     return block(r0, 0, nrows, cols_);
   }
+  /// Columns [c0, c0 + ncols), every row (see block()).
   [[nodiscard]] MatrixView cols_block(Index c0, Index ncols) const {
     return block(0, c0, rows_, ncols);
   }
@@ -152,20 +176,26 @@ MatrixView<T, Device> TensorView<T, Device>::matrix(Index rows) const {
 /// ops deduce the scalar from their outputs and accept mutable views as inputs.
 template <class T, class Device = cpu>
 using ConstView = std::type_identity_t<TensorView<const T, Device>>;
+/// Read-only matrix view of `T`, non-deducing like ConstView.
 template <class T, class Device = cpu>
 using ConstMatrix = std::type_identity_t<MatrixView<const T, Device>>;
 
 /// Storage aligned to a cache line (64 bytes, what 512-bit vector loads want).
 template <class T>
 struct AlignedAllocator {
+  /// The element type.
   using value_type = T;
+  /// 64 bytes.
   static constexpr std::align_val_t alignment{64};
   AlignedAllocator() = default;
+  /// Allocators of any element type are interchangeable (all use aligned `operator new`).
   template <class U>
   constexpr AlignedAllocator(const AlignedAllocator<U>&) noexcept {}
+  /// `n` elements of uninitialised storage aligned to `alignment`; throws std::bad_alloc.
   [[nodiscard]] T* allocate(std::size_t n) {
     return static_cast<T*>(::operator new(n * sizeof(T), alignment));
   }
+  /// Frees storage from allocate().
   void deallocate(T* p, std::size_t) noexcept { ::operator delete(p, alignment); }
   template <class U>
   friend bool operator==(const AlignedAllocator&, const AlignedAllocator<U>&) noexcept {
@@ -175,7 +205,7 @@ struct AlignedAllocator {
 
 /// An owning, zero-initialised CPU tensor whose storage is aligned to 64 bytes (for vector
 /// instructions); Tensor<T, cuda> is in est/backend/cuda/memory.cuh.
-/// Views must not outlive it: taking one from a temporary
+/// Copyable and movable. Views must not outlive it: taking one from a temporary
 /// does not compile.
 template <class T, class Device = cpu>
 class Tensor {
@@ -185,22 +215,34 @@ class Tensor {
 
  public:
   Tensor() = default;
+  /// A tensor of `shape`, every element zero; throws std::bad_alloc when the memory is not
+  /// there.
   explicit Tensor(Shape shape) : storage_(static_cast<std::size_t>(shape.numel())), shape_(shape) {}
 
+  /// A mutable view of the whole tensor.
   [[nodiscard]] TensorView<T, Device> view() & noexcept { return {storage_.data(), shape_}; }
+  /// A read-only view of the whole tensor.
   [[nodiscard]] TensorView<const T, Device> view() const& noexcept {
     return {storage_.data(), shape_};
   }
   TensorView<const T, Device> view() const&& = delete;
+  /// Converts to a mutable view, so a Tensor passes where an op takes a view.
   operator TensorView<T, Device>() & noexcept { return view(); }
+  /// Converts to a read-only view.
   operator TensorView<const T, Device>() const& noexcept { return view(); }
   operator TensorView<const T, Device>() const&& = delete;
 
+  /// The address of the first element.
   [[nodiscard]] T* data() noexcept { return storage_.data(); }
+  /// The address of the first element, read-only.
   [[nodiscard]] const T* data() const noexcept { return storage_.data(); }
+  /// The extents.
   [[nodiscard]] const Shape& shape() const noexcept { return shape_; }
+  /// The number of elements.
   [[nodiscard]] Index numel() const noexcept { return shape_.numel(); }
+  /// Element `i` in row-major order, 0 <= `i` < numel() (unchecked).
   [[nodiscard]] T& operator[](Index i) noexcept { return storage_[static_cast<std::size_t>(i)]; }
+  /// Element `i` in row-major order, read-only (unchecked).
   [[nodiscard]] const T& operator[](Index i) const noexcept {
     return storage_[static_cast<std::size_t>(i)];
   }

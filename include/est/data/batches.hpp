@@ -25,6 +25,8 @@
 
 namespace est {
 
+/// A sequence of int32 token ids that can be read in ranges: `size()` is the number of tokens
+/// and `copy(first, count, out)` writes tokens [first, first + count) to the front of `out`.
 template <class S>
 concept TokenSource = requires(const S& s, Index first, Index count, std::span<std::int32_t> out) {
   { s.size() } -> std::convertible_to<Index>;
@@ -35,8 +37,12 @@ concept TokenSource = requires(const S& s, Index first, Index count, std::span<s
 class TokenBuffer {
  public:
   TokenBuffer() = default;
+  /// Takes ownership of `tokens`.
   explicit TokenBuffer(std::vector<std::int32_t> tokens) : tokens_(std::move(tokens)) {}
+  /// Number of tokens.
   [[nodiscard]] Index size() const noexcept { return std::ssize(tokens_); }
+  /// Writes tokens [first, first + count) to the first `count` slots of `out`. Throws
+  /// shape_error when the range is not inside the buffer or `out` has fewer than `count` slots.
   void copy(Index first, Index count, std::span<std::int32_t> out) const {
     require<shape_error>(first >= 0 && count >= 0 && first + count <= size() &&
                              std::ssize(out) >= count,
@@ -44,6 +50,7 @@ class TokenBuffer {
                          ") of ", size(), " into ", out.size(), " slots");
     std::copy_n(tokens_.begin() + first, count, out.begin());
   }
+  /// All the tokens, in order.
   [[nodiscard]] const std::vector<std::int32_t>& tokens() const noexcept { return tokens_; }
 
  private:
@@ -52,10 +59,14 @@ class TokenBuffer {
 
 /// A contiguous range [first, first + count) of a source, as the training or validation split.
 struct TokenRange {
-  Index first = 0;
-  Index count = 0;
+  Index first = 0;  ///< index of the range's first token in the source
+  Index count = 0;  ///< number of tokens in the range
 };
 
+/// Draws training and validation batches of next-token windows from a range of a TokenSource
+/// (see the file's overview): training batches from Philox keyed by (seed, step, micro-batch),
+/// validation batches as fixed consecutive windows. Holds a pointer to the source, not a copy.
+/// Not thread-safe: the batch functions share one scratch window.
 template <TokenSource Source>
 class BatchSampler {
  public:
@@ -83,7 +94,10 @@ class BatchSampler {
                          ")");
   }
 
-  /// Micro-batch `micro` of optimizer step `step`: tokens and targets, both (B, T).
+  /// Micro-batch `micro` of optimizer step `step`: tokens and targets, both (B, T), where
+  /// targets are the tokens shifted left by one. Window starts are uniform over the range.
+  /// Throws shape_error when an output is not (B, T) and value_error when `step` or `micro` is
+  /// negative.
   void train_batch(std::int64_t step, int micro, TensorView<std::int32_t> tokens,
                    TensorView<std::int32_t> targets) const {
     check_outputs(tokens, targets);
@@ -102,7 +116,9 @@ class BatchSampler {
   /// How many fixed validation batches the range holds (consecutive windows, no overlap).
   [[nodiscard]] Index validation_batches() const { return (range_.count - 1) / (batch_ * seq_); }
 
-  /// Validation batch `i` in [0, validation_batches()).
+  /// Validation batch `i` in [0, validation_batches()): window `b` of batch `i` starts at
+  /// token (i·B + b)·T of the range. Throws shape_error when an output is not (B, T) and
+  /// value_error when `i` is out of range.
   void validation_batch(Index i, TensorView<std::int32_t> tokens,
                         TensorView<std::int32_t> targets) const {
     check_outputs(tokens, targets);
@@ -113,7 +129,9 @@ class BatchSampler {
     }
   }
 
+  /// Batch size B (windows per batch).
   [[nodiscard]] Index batch() const noexcept { return batch_; }
+  /// Sequence length T (tokens per window, not counting the extra target token).
   [[nodiscard]] Index seq() const noexcept { return seq_; }
 
  private:

@@ -17,9 +17,10 @@ namespace est {
 /// Merges of a BPE vocabulary: (left id, right id) -> (rank, merged id).
 class BpeMerges {
  public:
+  /// What a pair merges into.
   struct Merge {
-    std::int32_t rank = 0;
-    std::int32_t id = 0;
+    std::int32_t rank = 0;  ///< priority: lower ranks merge first
+    std::int32_t id = 0;    ///< id of the merged symbol
   };
 
   /// Adds the merge of (left, right) into `merged` at `rank`; a pair given twice keeps the later
@@ -27,13 +28,17 @@ class BpeMerges {
   void add(std::int32_t left, std::int32_t right, std::int32_t rank, std::int32_t merged) {
     table_[key(left, right)] = {rank, merged};
   }
+  /// Number of distinct pairs in the table.
   [[nodiscard]] std::size_t size() const noexcept { return table_.size(); }
+  /// The merge of (left, right), or null when the pair does not merge. The pointer stays valid
+  /// while the table lives; a later add() of the same pair changes what it points to.
   [[nodiscard]] const Merge* find(std::int32_t left, std::int32_t right) const {
     const auto it = table_.find(key(left, right));
     return it == table_.end() ? nullptr : &it->second;
   }
 
-  /// Merges `symbols` (a word's ids, in order) in place.
+  /// Merges `symbols` (a word's ids, in order) in place: repeatedly the adjacent pair of lowest
+  /// rank, the leftmost among equals, until no adjacent pair is in the table.
   void apply(std::vector<std::int32_t>& symbols) const {
     // Positions are 64-bit: a document taken as one word may exceed 2^31 symbols.
     using Pos = std::int64_t;

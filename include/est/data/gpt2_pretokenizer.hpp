@@ -26,7 +26,8 @@ constexpr bool gpt2_byte_is_printable(unsigned b) {
 
 /// GPT-2's byte alphabet (encoder.py's bytes_to_unicode): the code point that stands for each
 /// byte in encoder.json and vocab.bpe. Printable bytes stand for themselves; the other 68 bytes,
-/// in increasing order, for U+0100, U+0101, ... (so ' ' is U+0120 'Ġ' and '\n' is U+010A 'Ċ').
+/// in increasing order, for U+0100, U+0101, ... (so `' '` is U+0120 'Ġ' and `'\n'` is U+010A
+/// 'Ċ').
 inline constexpr std::array<char32_t, 256> gpt2_byte_alphabet = [] {
   std::array<char32_t, 256> alphabet{};
   char32_t next = 256;

@@ -60,13 +60,17 @@ class Gpt2Tokenizer {
   /// all of tinyshakespeare fills 15,030 entries, about 1.5 MB).
   class Cache {
    public:
+    /// Pieces longer than this many bytes are encoded but not remembered.
     static constexpr std::size_t max_piece_bytes = 64;
 
+    /// An empty cache that forgets everything when it holds `max_entries` pieces and a new one
+    /// is to be added.
     explicit Cache(std::size_t max_entries = std::size_t{1} << 15) : max_entries_(max_entries) {}
 
     /// Number of pieces remembered.
     std::size_t size() const { return pieces_.size(); }
 
+    /// Forgets every remembered piece.
     void clear() {
       pieces_.clear();
       ids_.clear();
@@ -75,20 +79,41 @@ class Gpt2Tokenizer {
    private:
     friend class Gpt2Tokenizer;
 
+    /// Transparent string hash: pieces are looked up by string_view without a copy.
     struct Hash {
-      using is_transparent = void;
+      using is_transparent = void;  ///< enables heterogeneous lookup
+      /// Hash of the bytes of `s`.
       std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
     };
+    /// Where a remembered piece's ids lie in `ids_`.
     struct Slice {
-      std::uint32_t offset, size;  // into ids_
+      /// @var offset
+      /// index in `ids_` of the piece's first id
+      /// @var size
+      /// number of ids the piece encodes to
+      std::uint32_t offset, size;
     };
     /// A symbol of the word being merged, in a doubly linked list over the word's bytes.
     struct Symbol {
-      std::int32_t id;          // token id; -1 once merged into the symbol on its left
-      std::int32_t prev, next;  // neighbours' indices, -1 at the ends
+      std::int32_t id;          ///< token id; -1 once merged into the symbol on its left
+      /// @var prev
+      /// index of the neighbour on the left, -1 at the start
+      /// @var next
+      /// index of the neighbour on the right, -1 at the end
+      std::int32_t prev, next;
     };
     /// A mergeable adjacent pair, valid while both symbols still have the recorded ids.
     struct Candidate {
+      /// @var rank
+      /// the merge's rank: lower ranks merge first
+      /// @var left
+      /// index of the left symbol in the symbol list
+      /// @var left_id
+      /// token id the left symbol had when the pair was queued
+      /// @var right_id
+      /// token id the right symbol had when the pair was queued
+      /// @var result
+      /// token id of the merged symbol
       std::int32_t rank, left, left_id, right_id, result;
     };
 
@@ -163,7 +188,12 @@ class Gpt2Tokenizer {
   }
 
  private:
+  /// A merge of vocab.bpe.
   struct Merge {
+    /// @var rank
+    /// the merge's line index among the merges: lower ranks merge first
+    /// @var result
+    /// token id of the concatenation of the pair
     std::int32_t rank, result;
   };
 

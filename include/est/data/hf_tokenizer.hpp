@@ -51,6 +51,14 @@
 
 namespace est {
 
+/// A Hugging Face BPE tokenizer read from tokenizer.json, encoding as the `tokenizers` library's
+/// encode(text, add_special_tokens=False) does: GPT-2 style byte-level BPE, or Llama style BPE
+/// with "▁" for spaces and byte fallback. Added tokens are cut out of the text first
+/// (leftmost-longest, honouring lstrip/rstrip); each stretch between them is normalized,
+/// pre-tokenized into words and merged by rank. No BOS or EOS is added. Ill-formed UTF-8 in the
+/// input is replaced by U+FFFD, one per maximal ill-formed subpart. Settings est does not apply
+/// are refused at load with their name. Immutable once built: const members may be called from
+/// any number of threads.
 class HfTokenizer {
  public:
   /// Reads a tokenizer.json; throws io_error naming the file and the setting it cannot apply.
@@ -68,7 +76,8 @@ class HfTokenizer {
     }
   }
 
-  /// The tokenizer `spec` describes; `where` names its source in errors.
+  /// The tokenizer `spec` describes; `where` names its source in errors. Throws io_error when
+  /// the pre-tokenizer is byte-level and a byte has no token in GPT-2's byte alphabet.
   HfTokenizer(HfTokenizerSpec spec, const std::string& where) : s_(std::move(spec)) {
     byte_of_id_.assign(s_.tokens.size(), -1);
     byte_of_char_.fill(-1);
@@ -92,10 +101,12 @@ class HfTokenizer {
     }
   }
 
-  /// The ids of `text` (see above).
+  /// The ids of `text`, any bytes (see the class description).
   [[nodiscard]] std::vector<std::int32_t> encode(std::string_view text) const;
 
-  /// The bytes that `ids` stand for (see above). Throws value_error for an id with no token.
+  /// The bytes that `ids` stand for, as the decoder says: byte-level ids become their bytes,
+  /// byte-fallback ids their byte, "▁" a space, less the leading space the encoder added. Ids
+  /// that split a character give partial UTF-8. Throws value_error for an id with no token.
   [[nodiscard]] std::string decode(std::span<const std::int32_t> ids) const;
 
   /// One more than the largest id (ids of the vocabulary and the added tokens).

@@ -20,32 +20,73 @@
 
 namespace est {
 
+/// The settings of a tokenizer.json that HfTokenizer applies, as read_hf_tokenizer_spec()
+/// returns them: vocabulary, added tokens, merges, normalizer, pre-tokenizer and decoder.
+/// Tokens are spelled as tokenizer.json spells them (UTF-8; byte-level vocabularies in GPT-2's
+/// byte alphabet).
 struct HfTokenizerSpec {
+  /// An entry of "added_tokens": cut out of the text before anything else, matched literally.
   struct AddedToken {
-    std::string content;
-    std::int32_t id = 0;
+    std::string content;  ///< the exact text matched (never empty)
+    std::int32_t id = 0;  ///< the id emitted for it
+    /// @var lstrip
+    /// true: white space before the token is dropped with it
+    /// @var rstrip
+    /// true: white space after the token is dropped with it
     bool lstrip = false, rstrip = false;
   };
+  /// The pre-tokenizer, which cuts a normalized stretch of text into words.
   enum class PreTokenizer { none, byte_level, metaspace };
-  enum class Prepend { always, first, never };
+  /// @var PreTokenizer::none
+  /// none: each stretch between added tokens is one word
+  /// @var PreTokenizer::byte_level
+  /// ByteLevel: words by GPT-2's pattern (when `use_regex`), bytes in GPT-2's byte alphabet
+  /// @var PreTokenizer::metaspace
+  /// Metaspace: spaces become `replacement`, which may also be prepended and split at
 
-  std::vector<std::string> tokens;                    // id -> token ("" where there is none)
-  std::unordered_map<std::string, std::int32_t> ids;  // token -> id (vocabulary and added)
-  std::vector<AddedToken> added;                      // longest content first
-  std::vector<std::tuple<std::int32_t, std::int32_t, std::int32_t>> merges;  // by rank:
-                                                                              // (left, right, merged)
-  // Normalizer steps in order: ('p', s) prepends s, ('r', s) replaces every " " by s.
+  /// When Metaspace prepends `replacement` to a stretch (never to one that starts with it).
+  enum class Prepend { always, first, never };
+  /// @var Prepend::always
+  /// to every stretch between added tokens
+  /// @var Prepend::first
+  /// only to the stretch at the very start of the input
+  /// @var Prepend::never
+  /// never
+
+  std::vector<std::string> tokens;                    ///< id -> token ("" where there is none)
+  std::unordered_map<std::string, std::int32_t> ids;  ///< token -> id (vocabulary and added)
+  std::vector<AddedToken> added;                      ///< longest content first
+  /// The merges by rank (the first merges first): (left id, right id, merged id).
+  std::vector<std::tuple<std::int32_t, std::int32_t, std::int32_t>> merges;
+  /// Normalizer steps in order: ('p', s) prepends s, ('r', s) replaces every " " by s.
   std::vector<std::pair<char, std::string>> normalizers;
-  PreTokenizer pre_tokenizer = PreTokenizer::none;
-  bool add_prefix_space = false, use_regex = true;    // ByteLevel
-  Prepend prepend = Prepend::always;                  // Metaspace
-  bool split = false;                                 // Metaspace: split before each replacement
-  std::string replacement = "\xE2\x96\x81";            // Metaspace: "▁"
+  PreTokenizer pre_tokenizer = PreTokenizer::none;    ///< how stretches are cut into words
+  /// @var add_prefix_space
+  /// ByteLevel: a space is prepended to a stretch that does not start with one
+  /// @var use_regex
+  /// ByteLevel: split with GPT-2's pattern; false keeps each stretch as one word
+  bool add_prefix_space = false, use_regex = true;
+  Prepend prepend = Prepend::always;                  ///< Metaspace: where to prepend
+  /// Metaspace: split before each replacement (tokenizer.json's default when Metaspace is read
+  /// is true).
+  bool split = false;
+  std::string replacement = "\xE2\x96\x81";            ///< Metaspace: one character, "▁"
+  /// @var byte_fallback
+  /// a character outside the vocabulary becomes the "<0xXX>" tokens of its UTF-8 bytes
+  /// @var fuse_unk
+  /// consecutive unknown characters give one `unk` token
+  /// @var ignore_merges
+  /// a word that is itself a token is emitted as that token without merging
   bool byte_fallback = false, fuse_unk = false, ignore_merges = false;
+  /// The unknown token's id: a character with no token and no byte fallback gives it (and is
+  /// dropped when there is none).
   std::optional<std::int32_t> unk;
-  // Decoder: bytes from the byte alphabet; "▁" as a space; leading spaces to strip.
+  /// @var decode_byte_level
+  /// Decoder: each character of a token is a byte in GPT-2's byte alphabet
+  /// @var decode_metaspace
+  /// Decoder: `replacement` in a token is a space
   bool decode_byte_level = false, decode_metaspace = false;
-  int strip_leading_spaces = 0;
+  int strip_leading_spaces = 0;  ///< Decoder: spaces (0 or 1) removed from the output's start
 };
 
 namespace detail {
@@ -64,7 +105,11 @@ inline std::string json_type_of(const nlohmann::json& j) {
 
 }  // namespace detail
 
-/// The settings of tokenizer.json `j`; throws io_error naming `where` and what est cannot apply.
+/// The settings of tokenizer.json `j`; throws io_error naming `where` and what est cannot apply
+/// or what is invalid (ids outside [0, 2^30), far from dense or given twice, merges of unknown
+/// tokens, ...). Some malformed structures (a missing "content" or "id" in an added token, a
+/// value of the wrong JSON type) throw nlohmann::json::exception instead; HfTokenizer::from_json
+/// turns those into io_error.
 inline HfTokenizerSpec read_hf_tokenizer_spec(const nlohmann::json& j, const std::string& where) {
   using detail::bad_tokenizer;
   require<io_error>(j.is_object() && j.contains("model") && j["model"].is_object(), where,
@@ -91,7 +136,7 @@ inline HfTokenizerSpec read_hf_tokenizer_spec(const nlohmann::json& j, const std
   t.fuse_unk = model.value("fuse_unk", false);
   t.ignore_merges = model.value("ignore_merges", false);
 
-  // Vocabulary and added tokens: ids below 2^31, every token and id once.
+  // Vocabulary and added tokens: ids below 2^30, every token and id once.
   std::int64_t max_id = -1;
   auto add_token = [&](const std::string& token, const nlohmann::json& id_json, bool added) {
     require<io_error>(id_json.is_number_integer() && id_json.get<std::int64_t>() >= 0 &&

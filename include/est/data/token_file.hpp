@@ -30,9 +30,16 @@ namespace est {
 /// llm.c magic, or when the file has an llm.c header with a damaged magic (version 1, and either
 /// a count matching the size or the header's other 253 words zero), and `raw_uint16` otherwise.
 /// A raw stream is only mistaken for a shard when it starts with the ids 55432, 308 (55432 is
-/// outside GPT-2's vocabulary of 50257) or with the ids (x, y, 1, 0, c, d) followed by 506
-/// zeros.
+/// outside GPT-2's vocabulary of 50257) or with the ids (x, y, 1, 0, c, d) followed either by
+/// 506 zeros or by exactly c + 65536·d more ids after the first 512.
 enum class TokenFileFormat { llmc, raw_uint16, detect };
+/// @var TokenFileFormat::llmc
+/// an llm.c shard: a 1024-byte header of 256 little-endian int32 (magic 20240520, version 1,
+/// token count, zeros), then the count's little-endian uint16 tokens
+/// @var TokenFileFormat::raw_uint16
+/// a headerless stream of little-endian uint16 tokens (nanoGPT's .bin files)
+/// @var TokenFileFormat::detect
+/// decide from the file's first bytes, as described above
 
 namespace detail {
 
@@ -80,8 +87,10 @@ inline void write_uint16_tokens(FileSink& sink, std::span<const std::int32_t> to
 /// A validated, memory-mapped token file. Every `TokenFile` holds at least one token.
 class TokenFile {
  public:
-  static constexpr std::int32_t llmc_magic = 20240520;
-  static constexpr std::int32_t llmc_version = 1;  // uint16 tokens
+  static constexpr std::int32_t llmc_magic = 20240520;  ///< header[0] of an llm.c shard
+  static constexpr std::int32_t llmc_version = 1;  ///< header[1]: the version with uint16 tokens
+  /// Size of the llm.c header: 256 little-endian int32 words, of which the first three are
+  /// magic, version and token count and the rest zero.
   static constexpr std::size_t llmc_header_bytes = 1024;
 
   /// Maps and validates `path`; throws io_error naming the file and the problem: a file too
@@ -133,6 +142,7 @@ class TokenFile {
     return TokenFile(std::move(file), tokens, format);
   }
 
+  /// The path the file was opened from.
   [[nodiscard]] const std::filesystem::path& path() const noexcept { return file_.path(); }
   /// `llmc` or `raw_uint16` (never `detect`).
   [[nodiscard]] TokenFileFormat format() const noexcept { return format_; }
@@ -146,7 +156,8 @@ class TokenFile {
     return at(i);
   }
 
-  /// Copies tokens [first, first + count) into out[0, count); `out` may be longer.
+  /// Copies tokens [first, first + count) into out[0, count); `out` may be longer. Throws
+  /// value_error when the range is not inside the file and shape_error when `out` is too short.
   void copy(Index first, Index count, std::span<std::int32_t> out) const {
     require<value_error>(first >= 0 && count >= 0 && count <= size() - first,
                          "TokenFile::copy: tokens [", first, ", ", first, " + ", count,

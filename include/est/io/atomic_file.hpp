@@ -88,6 +88,9 @@ inline void sync_directory(const std::filesystem::path& dir, const std::filesyst
 /// throws io_error naming the target file when the system refuses bytes (disk full, ...).
 class FileSink {
  public:
+  /// A sink that writes to the open descriptor `fd` (which it neither owns nor closes);
+  /// `target` names the file in errors and must outlive the sink. Small writes are buffered
+  /// (64 KiB) until flush() or until the buffer would overflow: the destructor does not flush.
   FileSink(int fd, const std::filesystem::path& target) : fd_(fd), target_(&target) {
     buffer_.reserve(buffer_bytes);
   }
@@ -104,6 +107,7 @@ class FileSink {
     }
     written_ += bytes.size();
   }
+  /// Appends the `size` bytes at `data` to the file.
   void write(const void* data, std::size_t size) {
     write(std::span<const std::byte>(static_cast<const std::byte*>(data), size));
   }
@@ -253,12 +257,16 @@ class MappedFile {
     ::close(fd);  // the mapping keeps the file alive
   }
 
+  /// Unmaps the file.
   ~MappedFile() { release(); }
 
+  /// Takes over `other`'s mapping and path; `other` is left with no bytes.
   MappedFile(MappedFile&& other) noexcept
       : path_(std::move(other.path_)),
         data_(std::exchange(other.data_, nullptr)),
         size_(std::exchange(other.size_, 0)) {}
+  /// Unmaps this object's file, then takes over `other`'s mapping and path; `other` is left
+  /// with no bytes. Self-assignment does nothing.
   MappedFile& operator=(MappedFile&& other) noexcept {
     if (this != &other) {
       release();
@@ -271,8 +279,11 @@ class MappedFile {
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;
 
+  /// The path the file was mapped from (empty for a default-constructed object).
   [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
+  /// Size of the file in bytes when it was mapped.
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
+  /// Whether there are no bytes: an empty file, or no file mapped.
   [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
   /// The file's bytes; no alignment beyond 1 may be assumed of a subspan.
   [[nodiscard]] std::span<const std::byte> bytes() const noexcept { return {data_, size_}; }

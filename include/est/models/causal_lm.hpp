@@ -33,32 +33,45 @@
 
 namespace est {
 
+/// The pass protocol of every est language model (see the file comment): training forward and
+/// backward, optionally over a subnetwork, evaluation and inference, with every argument checked
+/// before any state changes. `Derived` (Gpt2, Llama) supplies the trunk and its backward;
+/// `Device` is a device tag (est::cpu, est::cuda); `Scalar` is float or double. A model is not
+/// copyable: it holds views into its own arenas.
 template <class Derived, class Device, class Scalar>
 class CausalLm {
  public:
+  /// The element type of the parameters, gradients, activations and losses.
   using scalar_type = Scalar;
+  /// The device tag the arenas and activations live on.
   using device_type = Device;
-  using Tokens = ConstView<std::int32_t>;  // (B, T) token ids, on the host for every device
+  using Tokens = ConstView<std::int32_t>;  ///< (B, T) token ids, on the host for every device.
 
-  CausalLm(const CausalLm&) = delete;  // models hold views into their own arenas
+  CausalLm(const CausalLm&) = delete;  ///< Models hold views into their own arenas.
   CausalLm& operator=(const CausalLm&) = delete;
 
   /// Training forward pass: the mean cross-entropy of predicting `targets` (B, T) from `tokens`
   /// (B, T). The fused loss writes loss_scale · ∂(mean loss)/∂logits into the logits buffer,
-  /// ready for backward(); logits() is not available until the next inference pass.
+  /// ready for backward(); logits() is not available until the next inference pass. Throws
+  /// shape_error unless both are (B, T) with B >= 1 and 1 <= T <= context, value_error for an id
+  /// outside [0, vocab) or a non-finite `loss_scale`, before anything changes; with
+  /// `Context::check_numerics`, value_error for non-finite logits or loss.
   Scalar forward(Tokens tokens, Tokens targets, Scalar loss_scale = Scalar(1)) {
     return train_forward(tokens, targets, nullptr, loss_scale);
   }
 
   /// Training forward pass of `subnet` only (its shape must be (layers, heads, mlp_hidden)):
   /// skipped layers pass the residual stream through, active layers use their active heads and
-  /// neurons. The next backward() produces gradients for exactly the active slices.
+  /// neurons. The next backward() produces gradients for exactly the active slices. Throws as
+  /// the full pass does, and value_error for a subnetwork of another shape or an invalid one. A
+  /// subnetwork that is_full() runs the unsliced model: the same results bit for bit.
   Scalar forward(Tokens tokens, Tokens targets, const Subnetwork& subnet,
                  Scalar loss_scale = Scalar(1)) {
     return train_forward(tokens, targets, &subnet, loss_scale);
   }
 
-  /// Evaluation: the mean cross-entropy of the full model, with the logits kept.
+  /// Evaluation: the mean cross-entropy of the full model, with the logits kept; a pending
+  /// backward() is no longer possible. Throws as the training forward does.
   Scalar evaluate(Tokens tokens, Tokens targets) {
     check_targets(tokens, targets, op("evaluate"));
     forward(tokens);
@@ -70,7 +83,9 @@ class CausalLm {
     return static_cast<Scalar>(loss);
   }
 
-  /// Inference forward pass of the full model: afterwards logits() holds (B, T, V).
+  /// Inference forward pass of the full model: afterwards logits() holds (B, T, V). Throws
+  /// shape_error or value_error for bad tokens (as the training forward does) before anything
+  /// changes.
   void forward(Tokens tokens) {
     run(tokens, nullptr);
     state_ = State::logits_ready;
@@ -78,6 +93,7 @@ class CausalLm {
 
   /// (B, T, V) logits of the last inference or evaluation pass, valid until the next pass; for a
   /// GPT-2 with padded_vocab the last dimension is the padded one, columns past vocab being 0.
+  /// Throws est::error when no pass has completed or the last one was a training forward.
   [[nodiscard]] TensorView<const Scalar, Device> logits() const {
     require(state_ == State::logits_ready, op("logits"), ": no logits available; ",
             state_ == State::none
@@ -88,6 +104,8 @@ class CausalLm {
   }
 
   /// Accumulates ∂loss/∂parameter into the gradients (+=) for the last training forward pass.
+  /// Only the active slices of a subnetwork pass receive gradient. Throws est::error unless a
+  /// training forward came since the last backward() (one backward per forward).
   void backward() {
     require(state_ == State::gradients_ready, op("backward"),
             ": call forward(tokens, targets) first (once per backward)");
@@ -105,6 +123,7 @@ class CausalLm {
   CausalLm(const Context<Device>& ctx, SubnetworkShape shape, const char* name)
       : ctx_(&ctx), name_(name), full_(Subnetwork::full(shape)) {}
 
+  /// The context every pass runs on.
   [[nodiscard]] const Context<Device>& context() const noexcept { return *ctx_; }
   /// The slice plan of the current pass (the full model's when it is not sliced).
   [[nodiscard]] const SlicePlan& pass_plan() const noexcept {

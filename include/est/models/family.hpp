@@ -58,6 +58,7 @@ template <class Config>
 struct family_of;
 
 /// What a model family provides (see above).
+// [model-family]
 template <class F>
 concept ModelFamily = requires(const typename F::config_type& config, const Subnetwork& subnet,
                                std::int64_t n, const std::filesystem::path& path,
@@ -74,12 +75,14 @@ concept ModelFamily = requires(const typename F::config_type& config, const Subn
   F::save_weights(path, config, specs, saved, metadata);
   F::load_weights(path, config, specs, loaded);
 };
+// [model-family]
 
 /// A configuration type whose family is registered and complete.
 template <class Config>
 concept ModelConfig = requires { typename family_of<Config>::type; } &&
                       ModelFamily<typename family_of<Config>::type>;
 
+/// The family struct of configuration type `Config` (Gpt2Family for Gpt2Config, ...).
 template <ModelConfig Config>
 using family_t = typename family_of<Config>::type;
 

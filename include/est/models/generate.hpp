@@ -1,7 +1,8 @@
 #pragma once
 // Text generation from a trained model: autoregressive sampling with temperature and top-k,
-// seeded. Token t + 1 is drawn with the uniform of Philox block (rng_stream(sampling, t), 0)
-// under the seed, so the same seed, prompt and model always give the same text.
+// seeded. The token at index t of the sequence (prompt included, counting from 0) is drawn with
+// the uniform of Philox block (rng_stream(sampling, t), 0) under the seed, so the same seed,
+// prompt and model always give the same text.
 // Each new token runs the full model over the last `context` tokens (no key/value cache).
 
 #include <algorithm>
@@ -17,14 +18,20 @@
 
 namespace est {
 
+/// How sample_token() and generate() draw tokens; a value out of its range makes them throw
+/// value_error.
 struct GenerationOptions {
-  double temperature = 1.0;  // 0: always the most likely token
-  int top_k = 0;             // sample among the k most likely tokens; 0: among all
-  std::uint64_t seed = 0;
-  int vocab = 0;             // sample only ids below this (a tokenizer's size); 0: every id
+  /// Divides the logits before the softmax; finite and >= 0. 0: always the most likely token
+  /// (ties: the lowest id).
+  double temperature = 1.0;
+  int top_k = 0;             ///< Sample among the k most likely tokens (>= 0); 0: among all.
+  std::uint64_t seed = 0;    ///< Philox seed; the same seed, prompt and model give the same text.
+  int vocab = 0;             ///< Sample only ids below this (a tokenizer's size); 0: every id.
 };
 
-/// The next token from `logits` (V) at sequence position `position`.
+/// The next token from `logits` (V) at sequence position `position`, which selects the Philox
+/// stream rng_stream(sampling, position) under `options.seed`. Throws value_error for empty
+/// logits or an option out of range.
 template <class T>
 [[nodiscard]] std::int32_t sample_token(std::span<const T> logits, const GenerationOptions& options,
                                         std::uint64_t position) {
@@ -70,7 +77,10 @@ template <class T>
 }
 
 /// `prompt` followed by `max_new_tokens` sampled tokens. `Model` is an est model with
-/// forward(tokens) and logits() (e.g. Gpt2).
+/// forward(tokens) and logits() (e.g. Gpt2) on the CPU: the logits are read on the host. The
+/// token appended at index i of the result is drawn at position i, below the model's vocab. The
+/// model sees the last `context` tokens. Throws value_error for an empty prompt, a negative
+/// `max_new_tokens`, bad `options` or a prompt id outside the model's vocabulary.
 template <class Model>
 [[nodiscard]] std::vector<std::int32_t> generate(Model& model, std::span<const std::int32_t> prompt,
                                                  int max_new_tokens,

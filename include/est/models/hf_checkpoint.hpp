@@ -53,9 +53,11 @@ namespace est {
 
 /// What load_hf_checkpoint read.
 struct HfCheckpointInfo {
-  std::filesystem::path weights;       // the file or index the tensors came from
-  std::size_t files = 0;               // safetensors files read (shards)
-  bool config_checked = false;         // a config.json was found and matched the model
+  std::filesystem::path weights;       ///< The file or index the tensors came from.
+  std::size_t files = 0;               ///< Safetensors files read (the shards; 1 unless sharded).
+  /// A config.json was found and matched the model; false: only the tensors' names and shapes
+  /// were checked.
+  bool config_checked = false;
 };
 
 /// The model configuration described by the config.json of the checkpoint at `path`, for
@@ -71,7 +73,10 @@ template <ModelConfig Config>
 }
 
 /// Reads the checkpoint at `path` into `arena` (laid out by `specs`) for a model of
-/// configuration `config`, after checking config.json against `config` (see above).
+/// configuration `config`, after checking config.json against `config` (see above). Throws
+/// io_error naming every setting that differs, or the file and tensor that is missing or does
+/// not fit, and shape_error when a spec does not fit `arena`; `arena` is written only after
+/// every check has passed.
 template <ModelConfig Config, class T>
 HfCheckpointInfo load_hf_checkpoint(const std::filesystem::path& path, const Config& config,
                                     const std::vector<ParameterSpec>& specs, std::span<T> arena) {

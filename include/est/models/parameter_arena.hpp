@@ -17,6 +17,8 @@ namespace est {
 template <class T, class Device = cpu>
 class ArenaLayout {
  public:
+  /// Starts at offset 0 of `base` (null: record the specs only) and appends a spec per tensor
+  /// to `specs` (null: none). Neither is owned; both must outlive the layout.
   ArenaLayout(T* base, std::vector<ParameterSpec>* specs) : base_(base), specs_(specs) {}
 
   /// The next tensor: `shape` elements after the previous one. Matrices (rank >= 2) decay.
@@ -28,7 +30,8 @@ class ArenaLayout {
     return view;
   }
 
-  /// Throws unless exactly `expected` elements were laid out (the configuration's count).
+  /// Throws est::error naming `who` unless exactly `expected` elements were laid out (the
+  /// configuration's count).
   void expect_total(Index expected, const char* who) const {
     require(offset_ == expected, who, ": laid out ", offset_,
             " parameters but the configuration's parameter_count() says ", expected);

@@ -13,16 +13,20 @@
 
 namespace est {
 
+/// The part of one half-block a pass computes, read off the slice plan by half_slice(): the
+/// second projection's output is scaled by `second_scales` or `scale` (H/h, M/m). The spans
+/// point into the plan, so they are valid while it lives and is not changed.
 struct HalfSlice {
-  bool whole = true;                     // every unit at scale 1: the plain, unsliced ops
-  std::span<const Index> first;          // selected columns / rows of the first projection
-  std::span<const Index> second;         // selected rows / columns of the second projection
-  std::span<const double> second_scales; // a scale per index of `second`, or empty
-  double scale = 1.0;                    // the uniform output scale when second_scales is empty
+  bool whole = true;                     ///< Every unit at scale 1: the plain, unsliced ops.
+  std::span<const Index> first;          ///< Selected columns / rows of the first projection.
+  std::span<const Index> second;         ///< Selected rows / columns of the second projection.
+  std::span<const double> second_scales; ///< A scale per index of `second`, or empty.
+  double scale = 1.0;                    ///< The uniform output scale when second_scales is empty.
 };
 
 /// The half whose first and second projections are the plan's tensors `first` and `second`
-/// (indices in arena order). A half is whole when neither tensor is sliced.
+/// (indices in arena order). A half is whole when neither tensor is sliced. Throws value_error
+/// when only one of them is.
 [[nodiscard]] inline HalfSlice half_slice(const SlicePlan& plan, std::size_t first,
                                           std::size_t second) {
   const TensorSlice& a = plan.tensors()[first];

@@ -1,6 +1,6 @@
 #pragma once
-// The AdamW update of one arena slice, on any device: the entry point models and trainers include. The CPU
-// implementation comes with it (backend/cpu/adamw.hpp); the CUDA one with est/cuda.cuh
+// The AdamW update of one arena slice, on any device: the entry point models and trainers include.
+// The CPU implementation comes with it (backend/cpu/adamw.hpp); the CUDA one with est/cuda.cuh
 // (backend/cuda/adamw.cuh), chosen by the context and tensors' device; the plain twin the tests
 // compare both with is reference/adamw.hpp.
 //

@@ -1,6 +1,6 @@
 #pragma once
-// Token (and position) embeddings, on any device: the entry point models and trainers include. The CPU
-// implementation comes with it (backend/cpu/embedding.hpp); the CUDA one with est/cuda.cuh
+// Token (and position) embeddings, on any device: the entry point models and trainers include. The
+// CPU implementation comes with it (backend/cpu/embedding.hpp); the CUDA one with est/cuda.cuh
 // (backend/cuda/embedding.cuh), chosen by the context and tensors' device; the plain twin the tests
 // compare both with is reference/embedding.hpp.
 //

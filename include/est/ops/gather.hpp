@@ -1,8 +1,8 @@
 #pragma once
-// The sliced projections' gathers, scatter-adds and per-unit scales, on any device: the entry point models and trainers include. The CPU
-// implementation comes with it (backend/cpu/gather.hpp); the CUDA one with est/cuda.cuh
-// (backend/cuda/gather.cuh), chosen by the context and tensors' device; the plain twin the tests
-// compare both with is the tests.
+// The sliced projections' gathers, scatter-adds and per-unit scales, on any device: the entry point
+// models and trainers include. The CPU implementation comes with it (backend/cpu/gather.hpp); the
+// CUDA one with est/cuda.cuh (backend/cuda/gather.cuh), chosen by the context and tensors' device;
+// the plain twin the tests compare both with is written in the tests themselves.
 //
 //   gather_columns(ctx, packed (R, k), full (R, n), columns)    scatter_add_columns(...) +=
 //   gather_rows(ctx, packed (k, C), full (n, C), rows)          scatter_add_rows(...)    +=

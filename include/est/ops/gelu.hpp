@@ -1,6 +1,6 @@
 #pragma once
-// GPT-2's tanh-approximated GELU, on any device: the entry point models and trainers include. The CPU
-// implementation comes with it (backend/cpu/gelu.hpp); the CUDA one with est/cuda.cuh
+// GPT-2's tanh-approximated GELU, on any device: the entry point models and trainers include. The
+// CPU implementation comes with it (backend/cpu/gelu.hpp); the CUDA one with est/cuda.cuh
 // (backend/cuda/gelu.cuh), chosen by the context and tensors' device; the plain twin the tests
 // compare both with is reference/gelu.hpp.
 //

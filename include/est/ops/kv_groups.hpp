@@ -1,8 +1,8 @@
 #pragma once
-// Grouped-query attention's key/value expansion, on any device: the entry point models and trainers include. The CPU
-// implementation comes with it (backend/cpu/kv_groups.hpp); the CUDA one with est/cuda.cuh
-// (backend/cuda/kv_groups.cuh), chosen by the context and tensors' device; the plain twin the tests
-// compare both with is the tests.
+// Grouped-query attention's key/value expansion, on any device: the entry point models and trainers
+// include. The CPU implementation comes with it (backend/cpu/kv_groups.hpp); the CUDA one with
+// est/cuda.cuh (backend/cuda/kv_groups.cuh), chosen by the context and tensors' device; the tests
+// compare both, followed by attention, with reference/gqa_attention.hpp.
 //
 //   expand_kv(ctx, expanded (N, 3·h·d), packed (N, (h + 2g)·d), group_of_head, d)
 //       each query head's K and V copied next to its Q (as transformers' repeat_kv)

@@ -1,6 +1,6 @@
 #pragma once
-// The residual stream's additions, on any device: the entry point models and trainers include. The CPU
-// implementation comes with it (backend/cpu/residual.hpp); the CUDA one with est/cuda.cuh
+// The residual stream's additions, on any device: the entry point models and trainers include. The
+// CPU implementation comes with it (backend/cpu/residual.hpp); the CUDA one with est/cuda.cuh
 // (backend/cuda/residual.cuh), chosen by the context and tensors' device; the plain twin the tests
 // compare both with is reference/residual.hpp.
 //

@@ -13,10 +13,11 @@
 
 namespace est {
 
+/// The cos and sin tables of rotary position embeddings, built by rope_table().
 template <class T>
 struct RopeTable {
-  Tensor<T> cos;  // (P, d/2)
-  Tensor<T> sin;  // (P, d/2)
+  Tensor<T> cos;  ///< (P, d/2): cos(t · θ^(−2i/d)) at row t, column i
+  Tensor<T> sin;  ///< (P, d/2): sin(t · θ^(−2i/d)) at row t, column i
 };
 
 /// Tables for positions [0, positions) of heads of size `head_dim` (even) with base `theta`.

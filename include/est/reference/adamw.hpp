@@ -11,6 +11,8 @@
 
 namespace est::reference {
 
+/// The AdamW update of one slice in host memory, one element after another: the twin of
+/// ops/adamw.hpp's adamw_update (the rule is in ops/adamw_slice.hpp).
 template <class T>
 void adamw_update(const AdamWSlice<T>& s) {
   for (Index i = 0; i < s.size; ++i) {

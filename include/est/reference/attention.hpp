@@ -10,6 +10,8 @@
 
 namespace est::reference {
 
+/// out (B, T, C) and probs (B, H, T, T) from qkv (B, T, 3C) over `heads` heads, by explicit
+/// loops: the twin of ops/attention.hpp's attention_forward. Shapes are not checked.
 template <class T>
 void attention_forward(TensorView<T> out, TensorView<T> probs, ConstView<T> qkv, Index heads) {
   const Index B = qkv.dim(0), T_ = qkv.dim(1), C = qkv.dim(2) / 3, H = heads, d = C / H;
@@ -40,6 +42,8 @@ void attention_forward(TensorView<T> out, TensorView<T> probs, ConstView<T> qkv,
       }
 }
 
+/// d_qkv (B, T, 3C) (written) from d_out (B, T, C) and the forward's qkv and probs: the twin
+/// of attention_backward. Shapes are not checked.
 template <class T>
 void attention_backward(TensorView<T> d_qkv, ConstView<T> d_out, ConstView<T> qkv,
                         ConstView<T> probs, Index heads) {

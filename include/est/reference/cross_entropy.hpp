@@ -11,6 +11,9 @@
 
 namespace est::reference {
 
+/// losses (N) = -log softmax(logits (N, V))[targets (N)]; unless `d_logits` has no rows it
+/// receives grad_scale · (softmax - onehot) (N, V), and it may alias `logits`. Returns the mean
+/// loss. The twin of ops/cross_entropy.hpp; neither shapes nor token ids are checked.
 template <class T>
 double softmax_cross_entropy(TensorView<T> losses, MatrixView<T> d_logits, ConstMatrix<T> logits,
                              ConstView<std::int32_t> targets, T grad_scale) {

@@ -6,6 +6,9 @@
 
 namespace est::reference {
 
+/// C (m, n) = alpha · op(A) · op(B) + beta · C by the triple loop, summed in T: the twin of
+/// ops/gemm.hpp. With beta == 0, C is not read. Throws est::shape_error when the shapes do not
+/// match (overlap is not checked).
 template <class T>
 void gemm(MatrixView<T> c, ConstMatrix<T> a, Transpose ta, ConstMatrix<T> b, Transpose tb,
           T alpha = T(1), T beta = T(0)) {

@@ -13,6 +13,9 @@
 
 namespace est::reference {
 
+/// out (B, T, h·d) and probs (B, h, T, T) from packed (B, T, (h + 2g)·d), query head i
+/// attending with group group_of_head[i]'s K and V: the twin of expand_kv followed by
+/// attention_forward. Shapes are not checked.
 template <class T>
 void gqa_attention_forward(TensorView<T> out, TensorView<T> probs, ConstView<T> packed,
                            std::span<const Index> group_of_head, Index d) {

@@ -7,6 +7,8 @@
 
 namespace est::reference {
 
+/// out (N, C), mean (N), rstd (N) from x (N, C), weight (C), bias (C), with the biased variance:
+/// the twin of ops/layernorm.hpp's layernorm_forward.
 template <class T>
 void layernorm_forward(MatrixView<T> out, TensorView<T> mean, TensorView<T> rstd,
                        ConstMatrix<T> x, ConstView<T> weight, ConstView<T> bias,
@@ -26,6 +28,8 @@ void layernorm_forward(MatrixView<T> out, TensorView<T> mean, TensorView<T> rstd
   }
 }
 
+/// d_x (N, C) +=, d_weight (C) += and d_bias (C) += from d_out (N, C) and the forward's x,
+/// weight, mean and rstd: the twin of layernorm_backward.
 template <class T>
 void layernorm_backward(MatrixView<T> d_x, TensorView<T> d_weight, TensorView<T> d_bias,
                         ConstMatrix<T> d_out, ConstMatrix<T> x, ConstView<T> weight,

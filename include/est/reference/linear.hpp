@@ -5,6 +5,8 @@
 
 namespace est::reference {
 
+/// out (N, O) = scale · in (N, I) · weight (I, O) + bias (O), the bias unscaled and `bias` empty
+/// for none: the twin of ops/linear.hpp's linear_forward.
 template <class T>
 void linear_forward(MatrixView<T> out, ConstMatrix<T> in, ConstMatrix<T> weight,
                     ConstView<T> bias, T scale = T(1)) {
@@ -17,6 +19,9 @@ void linear_forward(MatrixView<T> out, ConstMatrix<T> in, ConstMatrix<T> weight,
   }
 }
 
+/// d_in (N, I) = scale · d_out · weightᵀ (written; skipped when d_in is empty), d_weight (I, O)
+/// += scale · inᵀ · d_out and d_bias (O) += the column sums of d_out (skipped when empty): the
+/// twin of linear_backward.
 template <class T>
 void linear_backward(MatrixView<T> d_in, MatrixView<T> d_weight, TensorView<T> d_bias,
                      ConstMatrix<T> d_out, ConstMatrix<T> in, ConstMatrix<T> weight,

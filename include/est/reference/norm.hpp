@@ -8,6 +8,8 @@
 
 namespace est::reference {
 
+/// The 2-norm of `values`, the squares summed in long double one element after another: the
+/// twin of ops/norm.hpp's global_norm.
 template <class T>
 [[nodiscard]] double global_norm(ConstView<T> values) {
   long double sum = 0;

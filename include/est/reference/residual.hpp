@@ -5,11 +5,13 @@
 
 namespace est::reference {
 
+/// out = a + b, element by element: the twin of ops/residual.hpp's residual_forward.
 template <class T>
 void residual_forward(TensorView<T> out, ConstView<T> a, ConstView<T> b) {
   for (Index i = 0; i < a.numel(); ++i) out[i] = a[i] + b[i];
 }
 
+/// d_a += d_out and d_b += d_out: the twin of residual_backward.
 template <class T>
 void residual_backward(TensorView<T> d_a, TensorView<T> d_b, ConstView<T> d_out) {
   for (Index i = 0; i < d_out.numel(); ++i) {

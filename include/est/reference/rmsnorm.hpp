@@ -7,6 +7,8 @@
 
 namespace est::reference {
 
+/// out (N, C) = x · rstd · weight and rstd (N) = 1 / sqrt(mean(x²) + eps) from x (N, C),
+/// weight (C): the twin of ops/rmsnorm.hpp's rmsnorm_forward.
 template <class T>
 void rmsnorm_forward(MatrixView<T> out, TensorView<T> rstd, ConstMatrix<T> x, ConstView<T> weight,
                      T eps = T(1e-5)) {

@@ -9,6 +9,9 @@
 
 namespace est::reference {
 
+/// Rotates heads [first, first + heads·d) of x (B, T, W) in place as Hugging Face writes it,
+/// x · cos + rotate_half(x) · sin with tables cos, sin (P, d/2), P >= T: the twin of
+/// ops/rope.hpp's rope_forward.
 template <class T>
 void rope_forward(TensorView<T> x, Index first, Index heads, Index d, ConstView<T> cos,
                   ConstView<T> sin) {
@@ -29,6 +32,8 @@ void rope_forward(TensorView<T> x, Index first, Index heads, Index d, ConstView<
       }
 }
 
+/// In place on a gradient: d_x = Rᵀ · d_out with R the forward's rotation as a d x d matrix:
+/// the twin of rope_backward.
 template <class T>
 void rope_backward(TensorView<T> d_x, Index first, Index heads, Index d, ConstView<T> cos,
                    ConstView<T> sin) {
@@ -39,7 +44,8 @@ void rope_backward(TensorView<T> d_x, Index first, Index heads, Index d, ConstVi
       for (Index h = 0; h < heads; ++h) {
         T* v = d_x.data() + (b * T_ + t) * W + first + h * d;
         for (Index i = 0; i < d; ++i) g[std::size_t(i)] = v[i];
-        // R (d, d): R[i][i] = cos, R[i][i+half] = −sin, R[i+half][i+half] = cos, R[i+half][i] = sin.
+        // R (d, d): R[i][i] = cos, R[i][i+half] = −sin, R[i+half][i+half] = cos,
+        // R[i+half][i] = sin.
         // d_x[j] = Σ_i R[i][j] · g[i].
         for (Index j = 0; j < d; ++j) {
           T sum = 0;

@@ -8,11 +8,14 @@
 
 namespace est::reference {
 
+/// The logistic function through tanh: σ(z) = (1 + tanh(z/2)) / 2.
 template <class T>
 T sigmoid(T z) {
   return (T(1) + std::tanh(z / T(2))) / T(2);
 }
 
+/// out (N, m) = silu(gate) ⊙ up from gate_up (N, 2m) = [gate | up]: the twin of
+/// ops/swiglu.hpp's swiglu_forward.
 template <class T>
 void swiglu_forward(MatrixView<T> out, ConstMatrix<T> gate_up) {
   const Index m = out.cols();
@@ -23,6 +26,8 @@ void swiglu_forward(MatrixView<T> out, ConstMatrix<T> gate_up) {
     }
 }
 
+/// d_gate_up (N, 2m) (written) from d_out (N, m) and the forward's gate_up, by the product
+/// rule: the twin of swiglu_backward.
 template <class T>
 void swiglu_backward(MatrixView<T> d_gate_up, ConstMatrix<T> d_out, ConstMatrix<T> gate_up) {
   const Index m = d_out.cols();

@@ -21,10 +21,11 @@ namespace est {
 /// Sampling rates: the fraction of layers, of heads in each active layer and of MLP neurons in
 /// each active layer that train. 1 means all.
 struct Rates {
-  double layers = 1;
-  double heads = 1;
-  double neurons = 1;
+  double layers = 1;   ///< pL: the fraction of the layers that train.
+  double heads = 1;    ///< pH: the fraction of the heads of each active layer that train.
+  double neurons = 1;  ///< pM: the fraction of the MLP neurons of each active layer that train.
 
+  /// True when every rate is exactly 1: the full model trains.
   [[nodiscard]] bool is_full() const noexcept {
     return layers == 1 && heads == 1 && neurons == 1;
   }
@@ -45,6 +46,19 @@ inline void check_rates(const Rates& r, std::string_view source) {
   check(r.neurons, "neuron");
 }
 
+/// A growth policy: the sampling rates of every optimizer step.
+///
+/// A type `G` is a growth policy when a `const G& g` offers
+/// - `g.rates(step)` returning est::Rates: the rates of optimizer step `step` (0-based). Every
+///   rate must lie in (0, 1]; est::SubnetworkSchedule checks the result with check_rates() and
+///   throws value_error naming the policy otherwise. The rates must be a pure function of `step`
+///   (no state carried from call to call), so that a resumed run and every data-parallel rank
+///   get the same rates; est's policies throw value_error for a negative step.
+/// - `g.name()` convertible to `std::string_view`: the policy's name in error messages.
+///
+/// The trainer asks for the rates once per step, through est::SubnetworkSchedule::at(), before
+/// anything is computed; est::growth::Constant, est::growth::ThreeStage and est::growth::Linear
+/// are the policies est provides.
 template <class G>
 concept GrowthPolicy = requires(const G& g, std::int64_t step) {
   { g.rates(step) } -> std::same_as<Rates>;
@@ -55,11 +69,13 @@ concept GrowthPolicy = requires(const G& g, std::int64_t step) {
 /// (rounded to the nearest step).
 class Boundary {
  public:
+  /// Step `s` itself (checked against the run by resolve()).
   [[nodiscard]] static constexpr Boundary step(std::int64_t s) noexcept { return {s, 0, false}; }
+  /// The fraction `f` of the run, in [0, 1] (checked by resolve()).
   [[nodiscard]] static constexpr Boundary fraction(double f) noexcept { return {0, f, true}; }
 
-  /// The step number in a run of `total_steps`; throws naming `what` when it is negative or
-  /// beyond the run.
+  /// The step number in a run of `total_steps`; throws value_error naming `what` when it is
+  /// negative or beyond the run (a fraction outside [0, 1] or not finite).
   [[nodiscard]] std::int64_t resolve(std::int64_t total_steps, std::string_view what) const {
     if (!is_fraction_) {
       require<value_error>(step_ >= 0 && step_ <= total_steps, what, ": step ", step_,
@@ -90,11 +106,14 @@ namespace growth {
 /// The same rates at every step. Constant({1, 1, 1}) is plain training.
 class Constant {
  public:
+  /// `rates` at every step; throws value_error unless every rate is in (0, 1].
   explicit Constant(Rates rates = {}) : rates_(rates) { check_rates(rates, name()); }
+  /// The constructor's rates; throws value_error for a negative `step`.
   [[nodiscard]] Rates rates(std::int64_t step) const {
     detail::check_step(step, name());
     return rates_;
   }
+  /// "growth::Constant".
   [[nodiscard]] std::string_view name() const noexcept { return "growth::Constant"; }
 
  private:
@@ -109,16 +128,20 @@ class Constant {
 /// second quarter.
 class ThreeStage {
  public:
+  /// The stages' rates and boundaries.
   struct Options {
-    Rates stage1{0.5, 0.5, 0.5};
-    double stage2_heads = 0.5;
-    double stage2_neurons = 0.5;
+    Rates stage1{0.5, 0.5, 0.5};  ///< Rates of stage 1 (layers, heads and neurons sampled).
+    double stage2_heads = 0.5;    ///< pH of stage 2, in (0, 1] (every layer trains).
+    double stage2_neurons = 0.5;  ///< pM of stage 2, in (0, 1].
+    /// T1, the first step of stage 2.
     Boundary end_of_stage1 = Boundary::fraction(0.25);
+    /// T2, the first step of stage 3 (the full model); T1 <= T2 (T1 = T2 skips stage 2).
     Boundary end_of_stage2 = Boundary::fraction(0.5);
   };
 
   /// `total_steps` is the length of the run, against which fractions are resolved and
-  /// boundaries checked.
+  /// boundaries checked. Throws value_error when `total_steps` < 1, a rate is outside (0, 1],
+  /// a boundary lies outside [0, `total_steps`] or stage 1 ends after stage 2.
   ThreeStage(Options options, std::int64_t total_steps)
       : stage1_(options.stage1), stage2_{1.0, options.stage2_heads, options.stage2_neurons} {
     require<value_error>(total_steps >= 1, name(), ": total_steps must be >= 1, got ",
@@ -130,17 +153,22 @@ class ThreeStage {
     require<value_error>(t1_ <= t2_, name(), ": stage 1 ends at step ", t1_,
                          ", after stage 2 ends at step ", t2_, " (boundaries out of order)");
   }
+  /// The default Options over a run of `total_steps`.
   explicit ThreeStage(std::int64_t total_steps) : ThreeStage(Options{}, total_steps) {}
 
+  /// Stage 1's rates before T1, stage 2's before T2, all ones from T2 on; throws value_error
+  /// for a negative `step`.
   [[nodiscard]] Rates rates(std::int64_t step) const {
     detail::check_step(step, name());
     if (step < t1_) return stage1_;
     if (step < t2_) return stage2_;
     return Rates{};
   }
-  /// First step of stage 2 and of stage 3.
+  /// T1, the first step of stage 2, resolved.
   [[nodiscard]] std::int64_t end_of_stage1() const noexcept { return t1_; }
+  /// T2, the first step of stage 3 (the full model), resolved.
   [[nodiscard]] std::int64_t end_of_stage2() const noexcept { return t2_; }
+  /// "growth::ThreeStage".
   [[nodiscard]] std::string_view name() const noexcept { return "growth::ThreeStage"; }
 
  private:
@@ -152,6 +180,9 @@ class ThreeStage {
 /// at 1 (the full model) from `end` on.
 class Linear {
  public:
+  /// A ramp from `start` to the full model at `end` in a run of `total_steps`. Throws
+  /// value_error when `total_steps` < 1, a rate of `start` is outside (0, 1] or `end` lies
+  /// outside [0, `total_steps`].
   Linear(Rates start, Boundary end, std::int64_t total_steps) : start_(start) {
     require<value_error>(total_steps >= 1, name(), ": total_steps must be >= 1, got ",
                          total_steps);
@@ -159,6 +190,8 @@ class Linear {
     end_ = end.resolve(total_steps, "growth::Linear end of the ramp");
   }
 
+  /// `start` + (1 - `start`)·step / end before `end`, all ones from `end` on; throws
+  /// value_error for a negative `step`.
   [[nodiscard]] Rates rates(std::int64_t step) const {
     detail::check_step(step, name());
     if (step >= end_) return Rates{};
@@ -166,7 +199,9 @@ class Linear {
     auto ramp = [t](double from) { return from + (1.0 - from) * t; };
     return {ramp(start_.layers), ramp(start_.heads), ramp(start_.neurons)};
   }
+  /// The first step of the full model, resolved.
   [[nodiscard]] std::int64_t end() const noexcept { return end_; }
+  /// "growth::Linear".
   [[nodiscard]] std::string_view name() const noexcept { return "growth::Linear"; }
 
  private:

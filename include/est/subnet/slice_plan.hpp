@@ -31,33 +31,38 @@ namespace est {
 
 /// How a tensor takes part in a step.
 enum class SliceKind : std::uint8_t {
-  all,      // every element trains
-  none,     // no element trains (a skipped layer's tensors)
-  columns,  // the elements of the listed columns
-  rows,     // the elements of the listed rows
+  all,      ///< Every element trains.
+  none,     ///< No element trains (a skipped layer's tensors).
+  columns,  ///< The elements of the listed columns train.
+  rows,     ///< The elements of the listed rows train.
 };
 
 /// The kind of unit an index list selects.
-enum class UnitKind : std::uint8_t { none, head, neuron };
+enum class UnitKind : std::uint8_t {
+  none,    ///< No unit of its own (a list of key/value group rows, say): no per-unit statistics.
+  head,    ///< Attention heads.
+  neuron   ///< MLP neurons.
+};
 
 /// Which units an index list's indices belong to: index i is unit (i mod period) / size of
 /// `layer`'s heads or neurons (period 0: i / size), so per-unit statistics can be read off the
 /// gradients (subnet/unit_gradients.hpp). A list of key/value group rows has kind none.
 struct ListUnits {
-  UnitKind kind = UnitKind::none;
-  int layer = -1;
-  Index size = 1;    // indices per unit (a head's d columns, one neuron)
-  Index period = 0;  // the units repeat every `period` indices (GPT-2's [Q | K | V] columns)
+  UnitKind kind = UnitKind::none;  ///< Heads, neurons, or none (no per-unit statistics).
+  int layer = -1;    ///< The layer whose units these are (-1 by default).
+  Index size = 1;    ///< Indices per unit, >= 1 (a head's d columns, one neuron).
+  /// The units repeat every `period` indices (GPT-2's [Q | K | V] columns); 0: they do not.
+  Index period = 0;
   friend bool operator==(const ListUnits&, const ListUnits&) = default;
 };
 
 /// One arena tensor's part in a step.
 struct TensorSlice {
-  Index offset = 0;  // first element in the arena
-  Index rows = 1;    // the tensor as a (rows, cols) matrix in memory order
-  Index cols = 0;
-  SliceKind kind = SliceKind::all;
-  int list = -1;     // columns / rows: which index list of the plan
+  Index offset = 0;  ///< First element in the arena (set by SlicePlan::add()).
+  Index rows = 1;    ///< Rows of the tensor as a (rows, cols) matrix in memory order.
+  Index cols = 0;    ///< Columns of the tensor as a (rows, cols) matrix (a vector: (1, n)).
+  SliceKind kind = SliceKind::all;  ///< How the tensor takes part.
+  int list = -1;     ///< For columns / rows: which index list of the plan; -1 otherwise.
   /// The weight multiplies every token's activations once in the forward pass (a projection or
   /// the LM head), so it costs 2·N·(active elements) FLOPs forward for N tokens.
   bool gemm_weight = false;
@@ -71,12 +76,17 @@ struct TensorSlice {
 /// The tensors of one layer as a plan lists them: all of each when the layer trains, none when
 /// it is skipped; a tensor sliced by an index list (when the layer has one) trains that part.
 struct LayerSlices {
-  bool on = false;  // whether the layer trains this step
+  bool on = false;  ///< Whether the layer trains this step.
 
+  /// A (rows, cols) tensor of the layer that trains whole: all when the layer is on, none when
+  /// it is skipped. `gemm` marks a GEMM weight (TensorSlice::gemm_weight).
   [[nodiscard]] TensorSlice whole(Index rows, Index cols, bool gemm = false) const {
     return {.rows = rows, .cols = cols, .kind = on ? SliceKind::all : SliceKind::none,
             .gemm_weight = gemm};
   }
+  /// A (rows, cols) tensor sliced by index list `list` as `kind` (columns or rows), its sliced
+  /// product scaled by `scale`, when the layer is on and `list` >= 0; as whole() otherwise (a
+  /// layer that trains every unit at the default scales has no list).
   [[nodiscard]] TensorSlice sliced(Index rows, Index cols, SliceKind kind, int list, bool gemm,
                                    double scale = 1.0) const {
     TensorSlice t = whole(rows, cols, gemm);
@@ -85,6 +95,15 @@ struct LayerSlices {
   }
 };
 
+/// The slice plan of one step: for every tensor of a model's parameter arena, in arena order,
+/// the part of it the step's subnetwork trains (est::TensorSlice), and the index lists the
+/// sliced tensors share. A model family builds it once per step from a Subnetwork
+/// (`slice_plan` in models/family.hpp); the sliced blocks' gathers and scales, the active mask
+/// writers, the FLOPs count and the per-unit gradient norms (unit_gradient_norms()) read it.
+///
+/// Each index list is strictly increasing, lies in [0, extent) and may carry a scale per index
+/// (its unit's output scale, used instead of the tensor's uniform `scale`). The accessors
+/// taking a list id throw value_error for an id outside [0, list_count()).
 class SlicePlan {
  public:
   SlicePlan() = default;
@@ -105,15 +124,19 @@ class SlicePlan {
     tensors_.push_back(slice);
   }
 
+  /// The tensors, in arena order.
   [[nodiscard]] std::span<const TensorSlice> tensors() const noexcept { return tensors_; }
   /// Elements of the arena the plan covers (the sum of the tensors' sizes).
   [[nodiscard]] Index parameter_count() const noexcept { return size_; }
+  /// The indices of list `id`: columns or rows of the tensors it slices.
   [[nodiscard]] std::span<const Index> list(int id) const { return entry(id).indices; }
+  /// The range [0, extent) of list `id`: the column or row count of the tensors it slices.
   [[nodiscard]] Index extent(int id) const { return entry(id).extent; }
   /// The per-index scales of list `id` (empty: the tensors' uniform `scale` applies).
   [[nodiscard]] std::span<const double> scales(int id) const { return entry(id).scales; }
   /// The units the indices of list `id` belong to.
   [[nodiscard]] const ListUnits& units(int id) const { return entry(id).units; }
+  /// How many index lists the plan holds; their ids are [0, list_count()).
   [[nodiscard]] int list_count() const noexcept { return static_cast<int>(lists_.size()); }
 
   /// The listed columns or rows of `slice` (empty for all / none).
@@ -188,11 +211,12 @@ class SlicePlan {
   friend bool operator==(const SlicePlan&, const SlicePlan&) = default;
 
  private:
+  /// One index list of the plan.
   struct IndexList {
-    std::vector<Index> indices;  // (k) strictly increasing
-    Index extent = 0;
-    std::vector<double> scales;  // (k) or empty
-    ListUnits units;
+    std::vector<Index> indices;  ///< (k) strictly increasing, in [0, extent).
+    Index extent = 0;            ///< Column or row count of the tensors the list slices.
+    std::vector<double> scales;  ///< (k) per-index output scales, or empty.
+    ListUnits units;             ///< The units the indices belong to.
     friend bool operator==(const IndexList&, const IndexList&) = default;
   };
 

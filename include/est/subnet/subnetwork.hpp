@@ -31,18 +31,32 @@ namespace est {
 
 /// The sizes a subnetwork is drawn from: L layers, H heads and M MLP neurons per layer.
 struct SubnetworkShape {
-  int layers = 0;
-  int heads = 0;
-  int neurons = 0;
+  int layers = 0;   ///< L: transformer layers (blocks).
+  int heads = 0;    ///< H: attention (query) heads per layer.
+  int neurons = 0;  ///< M: MLP hidden neurons per layer.
   friend bool operator==(const SubnetworkShape&, const SubnetworkShape&) = default;
 };
 
+/// The subnetwork that trains at one optimizer step: which layers run, and in each running
+/// layer which attention heads and which MLP neurons, each with the factor its output is scaled
+/// by. A skipped layer is the identity on the residual stream; an active layer's attention sums
+/// its active heads, head i scaled by s_i, and its MLP its active neurons, neuron j scaled by
+/// s_j. By default s = H/|heads| for every head and M/|neurons| for every neuron, which keeps
+/// the sum an unbiased estimate of the full layer's when every head (neuron) is equally likely
+/// to be drawn; a policy that draws units with unequal probabilities sets per-unit scales
+/// (1/π_i, Horvitz–Thompson).
+///
+/// A plain value: build it with activate_layer() (or full()), then validate() it. Index lists
+/// are kept sorted (with their scales), so two subnetworks with the same sets compare equal and
+/// have the same digest whatever order the indices were given in. The accessors taking a layer
+/// throw value_error for a layer outside [0, L).
 class Subnetwork {
  public:
   /// No layers: a placeholder, not a valid subnetwork.
   Subnetwork() = default;
 
-  /// A subnetwork of `shape` with no layer active yet.
+  /// A subnetwork of `shape` with no layer active yet; throws value_error when a size of
+  /// `shape` is below 1.
   explicit Subnetwork(SubnetworkShape shape)
       : shape_(shape),
         active_(static_cast<std::size_t>(std::max(shape.layers, 0)), false),
@@ -67,15 +81,16 @@ class Subnetwork {
   }
 
   /// Makes `layer` active with the given heads and neurons (any order), scaled by the defaults
-  /// H/|heads| and M/|neurons|. The layer index is checked here; the index sets are checked by
-  /// validate().
+  /// H/|heads| and M/|neurons|. The layer index is checked here (value_error when outside
+  /// [0, L) or already active); the index sets are checked by validate().
   void activate_layer(int layer, std::vector<int> heads, std::vector<int> neurons) {
     activate_layer(layer, std::move(heads), std::move(neurons), {}, {});
   }
 
   /// The same with per-unit scales: `head_scales[k]` scales `heads[k]`, `neuron_scales[k]`
   /// scales `neurons[k]` (sorted together with the indices). An empty scale list keeps the
-  /// default for that set.
+  /// default for that set; a non-empty one of another length than its index set throws
+  /// value_error. The scales' values are checked by validate().
   void activate_layer(int layer, std::vector<int> heads, std::vector<int> neurons,
                       std::vector<double> head_scales, std::vector<double> neuron_scales) {
     require<value_error>(layer >= 0 && layer < shape_.layers, "Subnetwork::activate_layer: layer ",
@@ -93,8 +108,8 @@ class Subnetwork {
   }
 
   /// Throws value_error naming `source` (the policy that built it) and the offending value when
-  /// the subnetwork is not usable: no active layer, an empty head or neuron set, an index out of
-  /// range, or an index listed twice.
+  /// the subnetwork is not usable: no shape, no active layer, an empty head or neuron set, an
+  /// index out of range, an index listed twice, or a scale that is not finite and > 0.
   void validate(std::string_view source) const {
     require<value_error>(shape_.layers >= 1, source, ": the subnetwork has no shape");
     bool any = false;
@@ -109,24 +124,32 @@ class Subnetwork {
     require<value_error>(any, source, ": the subnetwork has no active layer");
   }
 
+  /// The shape the subnetwork is drawn from (all zero for a default-constructed one).
   [[nodiscard]] const SubnetworkShape& shape() const noexcept { return shape_; }
+  /// Whether `layer` trains at this step.
   [[nodiscard]] bool is_active(int layer) const { return active_[index(layer)]; }
-  /// Active heads / neurons of `layer`, sorted ascending (empty for a skipped layer).
+  /// Active heads of `layer`, sorted ascending (empty for a skipped layer).
   [[nodiscard]] std::span<const int> heads(int layer) const { return heads_[index(layer)]; }
+  /// Active MLP neurons of `layer`, sorted ascending (empty for a skipped layer).
   [[nodiscard]] std::span<const int> neurons(int layer) const { return neurons_[index(layer)]; }
-  /// The per-unit scales of `layer`'s heads / neurons, aligned with heads(layer) /
-  /// neurons(layer); empty when the layer uses the defaults H/|heads|, M/|neurons|.
+  /// The per-unit scales of `layer`'s heads, aligned with heads(layer); empty when the layer
+  /// uses the default H/|heads|.
   [[nodiscard]] std::span<const double> head_scales(int layer) const {
     return head_scales_[index(layer)];
   }
+  /// The per-unit scales of `layer`'s neurons, aligned with neurons(layer); empty when the
+  /// layer uses the default M/|neurons|.
   [[nodiscard]] std::span<const double> neuron_scales(int layer) const {
     return neuron_scales_[index(layer)];
   }
-  /// The scale of the k-th active head / neuron of `layer` (its own, or the default).
+  /// The scale of the k-th active head of `layer` (its own, or the default). `layer` must be
+  /// active and `k` < heads(layer).size(); `k` is not checked.
   [[nodiscard]] double head_scale(int layer, std::size_t k) const {
     const auto own = head_scales(layer);
     return own.empty() ? double(shape_.heads) / double(heads(layer).size()) : own[k];
   }
+  /// The scale of the k-th active neuron of `layer` (its own, or the default). `layer` must be
+  /// active and `k` < neurons(layer).size(); `k` is not checked.
   [[nodiscard]] double neuron_scale(int layer, std::size_t k) const {
     const auto own = neuron_scales(layer);
     return own.empty() ? double(shape_.neurons) / double(neurons(layer).size()) : own[k];
@@ -149,6 +172,7 @@ class Subnetwork {
     }
     return out;
   }
+  /// How many layers train at this step.
   [[nodiscard]] int active_layer_count() const {
     return static_cast<int>(std::count(active_.begin(), active_.end(), true));
   }
@@ -164,9 +188,9 @@ class Subnetwork {
     return shape_.layers > 0;
   }
 
-  /// A 64-bit digest of the shape and every index set (SplitMix64 finalisers chained over the
-  /// contents). Equal subnetworks have equal digests; data-parallel ranks compare digests to
-  /// check that they train the same subnetwork.
+  /// A 64-bit digest of the shape, every index set and every per-unit scale (SplitMix64
+  /// finalisers chained over the contents). Equal subnetworks have equal digests; data-parallel
+  /// ranks compare digests to check that they train the same subnetwork.
   [[nodiscard]] std::uint64_t digest() const {
     std::uint64_t h = 0x6573742d73756274ULL;  // "est-subt"
     auto mix = [&h](std::uint64_t v) {
@@ -283,6 +307,7 @@ class Subnetwork {
 /// Subnetworks as keys of unordered containers: the digest.
 template <>
 struct std::hash<est::Subnetwork> {
+  /// `s.digest()`, truncated to `std::size_t`.
   std::size_t operator()(const est::Subnetwork& s) const {
     return static_cast<std::size_t>(s.digest());
   }

@@ -22,14 +22,15 @@ namespace est {
 
 /// Per-unit gradient norms of one step (0 for a unit that did not train).
 struct UnitGradients {
-  SubnetworkShape shape;
-  std::vector<double> heads;    // (L·H) head h of layer l at l·H + h
-  std::vector<double> neurons;  // (L·M)
+  SubnetworkShape shape;        ///< The model's (L, H, M).
+  std::vector<double> heads;    ///< (L·H) head h of layer l at l·H + h.
+  std::vector<double> neurons;  ///< (L·M) neuron n of layer l at l·M + n.
 };
 
 /// The gradient norms of the units of `plan` (whose index lists carry their units) in `grads`
 /// (P, the gradient arena on the host). Units of a layer the plan leaves whole (no index
-/// lists) are not covered: they read 0.
+/// lists) are not covered: they read 0. Throws shape_error when `grads` does not hold
+/// `plan.parameter_count()` elements, value_error when a list's units fall outside `shape`.
 template <class T>
 [[nodiscard]] UnitGradients unit_gradient_norms(const SlicePlan& plan, const SubnetworkShape& shape,
                                                 ConstView<T> grads) {

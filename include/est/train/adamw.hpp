@@ -31,20 +31,41 @@
 
 namespace est {
 
+/// AdamW's hyperparameters (the learning rate comes with each step); AdamW's constructor
+/// checks them and throws value_error for a value outside its range.
 struct AdamWConfig {
-  double beta1 = 0.9;
-  double beta2 = 0.95;
-  double eps = 1e-8;
+  double beta1 = 0.9;         ///< β1, decay of the first moment, in [0, 1).
+  double beta2 = 0.95;        ///< β2, decay of the second moment, in [0, 1).
+  double eps = 1e-8;          ///< ε, added to the bias-corrected sqrt(v); finite and > 0.
+  /// λ, decoupled weight decay (each step subtracts lr·λ·p), finite and >= 0; applied only to
+  /// the tensors whose ParameterSpec asks for it (matrices; not biases or norm parameters).
   double weight_decay = 0.1;
+  /// What a masked step does to the elements outside the step's subnetwork: `frozen` leaves
+  /// them, their moments and their own step count untouched (PyTorch's treatment of a parameter
+  /// whose grad is None); `zero_grad` gives them a normal AdamW step with g = 0 (the moments
+  /// decay, momentum still moves them, weight decay applies).
   InactiveParameters inactive = InactiveParameters::frozen;
 };
 
 /// AdamW over a flat arena on `Device` (moments, counts and the active mask live there too).
+///
+/// Per element, with t the element's step count:
+///
+///     m = β1·m + (1-β1)·g;  v = β2·v + (1-β2)·g²
+///     p -= lr · ((m / (1-β1^t)) / (sqrt(v / (1-β2^t)) + ε) + λ·p)
+///
+/// A step may come with a mask of the elements this step's subnetwork trained; the others are
+/// treated as AdamWConfig::inactive says. In frozen mode each element keeps its own t from the
+/// first masked step on (element_steps()), so its bias correction counts only the steps that
+/// updated it. Without a mask every element is active and both modes are plain AdamW. The bias
+/// corrections are computed in double once per t and rounded to `T`, so every element at the
+/// same count uses the same factors.
 template <class T, class Device = cpu>
 class AdamW {
  public:
   /// Moments for an arena laid out by `specs`, whose tensors must tile [0, total) without gaps
-  /// or overlaps (in any order).
+  /// or overlaps (in any order). Throws value_error when they do not or `config` is out of
+  /// range.
   explicit AdamW(std::vector<ParameterSpec> specs, AdamWConfig config = {})
       : specs_(std::move(specs)), config_(config) {
     require<value_error>(config.beta1 >= 0 && config.beta1 < 1, "AdamW: beta1 must be in [0, 1), got ",
@@ -73,6 +94,8 @@ class AdamW {
   /// One update of `params` from `grads` (both laid out by the specs) with learning rate `lr`.
   /// `active` (one byte per element, 1 = trained by this step's subnetwork) may be empty: then
   /// every element is active. Inactive elements are treated as the config's `inactive` says.
+  /// Throws shape_error when a size does not match the arena, value_error when `lr` is negative
+  /// or not finite or the step count would pass 2^31 - 1; nothing is updated then.
   void step(const Context<Device>& ctx, TensorView<T, Device> params,
             ConstView<T, Device> grads, double lr, ConstView<std::uint8_t, Device> active = {}) {
     require<shape_error>(params.numel() == m_.numel() && grads.numel() == m_.numel(),
@@ -120,9 +143,11 @@ class AdamW {
     }
   }
 
+  /// Calls of step() so far: the t of every element that has no count of its own.
   [[nodiscard]] long long steps_taken() const noexcept { return t_; }
-  /// The optimizer state, laid out like the parameter arena, for checkpoints.
+  /// The first moments m, laid out like the parameter arena (for checkpoints).
   [[nodiscard]] TensorView<T, Device> first_moments() noexcept { return m_.view(); }
+  /// The second moments v, laid out like the parameter arena (for checkpoints).
   [[nodiscard]] TensorView<T, Device> second_moments() noexcept { return v_.view(); }
   /// Per-element step counts, kept in frozen mode from the first masked step on. Empty means
   /// every element has taken steps_taken() steps.
@@ -133,7 +158,9 @@ class AdamW {
   void clear_element_steps() noexcept { counts_ = Tensor<std::int32_t, Device>(); }
 
   /// Restores per-element step counts from a checkpoint (frozen mode; each in [0, steps_taken()]).
-  /// CPU optimizers only (checkpoints are written from the CPU).
+  /// CPU optimizers only (checkpoints are written from the CPU). Throws value_error in
+  /// zero_grad mode or for a count out of range, shape_error unless `counts` has one entry per
+  /// element.
   void set_element_steps(ConstView<std::int32_t> counts)
     requires std::same_as<Device, cpu>
   {
@@ -149,10 +176,12 @@ class AdamW {
     counts_ = Tensor<std::int32_t>({m_.numel()});
     std::copy_n(counts.data(), counts.numel(), counts_.data());
   }
+  /// The hyperparameters the optimizer was built with.
   [[nodiscard]] const AdamWConfig& config() const noexcept { return config_; }
   /// Restores the step count of a checkpoint (it sets the bias correction). In frozen mode the
-  /// per-element counts are restored separately through element_steps(); they must not exceed
-  /// this count.
+  /// per-element counts are restored separately through set_element_steps(); they must not
+  /// exceed this count. Throws value_error when `steps` is outside [0, 2^31 - 1) or below a
+  /// per-element count already restored. CPU optimizers only.
   void set_steps_taken(long long steps)
     requires std::same_as<Device, cpu>
   {

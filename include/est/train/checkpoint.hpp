@@ -289,9 +289,11 @@ nlohmann::json checkpoint_state(const std::filesystem::path& dir, Trainer& train
 }  // namespace detail
 
 /// Saves the training state of `trainer` (an est::Trainer) at its current step into
-/// `dir/step-N`, with `run` (the caller's run configuration) stored alongside; keeps the newest
-/// `keep_last` checkpoints (0 keeps all). Returns the checkpoint's path. Throws io_error naming
-/// the directory when it cannot be created or written; earlier checkpoints are untouched.
+/// `dir/step-N` (N zero-padded to 8 digits), with `run` (the caller's run configuration) stored
+/// alongside; keeps the newest `keep_last` checkpoints (0 or less keeps all). Returns the
+/// checkpoint's path. Throws io_error naming the directory when it cannot be created or written
+/// or a complete checkpoint of this step exists, value_error when a weight is not finite;
+/// earlier checkpoints are untouched. CPU training runs only (a compile-time check).
 template <class Trainer>
 std::filesystem::path save_checkpoint(const std::filesystem::path& dir, Trainer& trainer,
                                       const nlohmann::json& run, int keep_last = 3) {
@@ -417,7 +419,7 @@ Sampling restored_sampling(const Sampling& current, const nlohmann::json& state,
 /// sampling policy that learns) from checkpoint directory `path`; returns the stored run
 /// configuration. Throws io_error naming the file and field when the checkpoint is incomplete,
 /// malformed or of another model configuration; the model and optimizer are written only
-/// after every file has been checked.
+/// after every file has been checked. CPU training runs only (a compile-time check).
 template <class Trainer>
 nlohmann::json load_checkpoint(const std::filesystem::path& path, Trainer& trainer) {
   static_assert(std::is_same_v<typename Trainer::device_type, cpu>,

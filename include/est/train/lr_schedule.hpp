@@ -27,9 +27,12 @@ inline void check_step(std::int64_t step, std::string_view who) {
 }
 }  // namespace detail
 
+/// The same learning rate at every step.
 class Constant {
  public:
+  /// `rate` at every step; throws value_error when it is negative or not finite.
   explicit Constant(double rate) : rate_(rate) { detail::check_rate(rate, "lr::Constant", "the"); }
+  /// The rate; throws value_error for a negative `step`.
   [[nodiscard]] double at(std::int64_t step) const {
     detail::check_step(step, "lr::Constant");
     return rate_;
@@ -43,6 +46,10 @@ class Constant {
 template <class Decay>
 class WarmupDecay {
  public:
+  /// Warmup to `max` over the first `warmup` steps, then the decay down to `min` at step
+  /// `total`. `name` appears in errors and is kept as a view: it must outlive the schedule (a
+  /// string literal does). Throws value_error when a rate is negative or not finite, `min` >
+  /// `max`, `total` < 1 or `warmup` is outside [0, `total`].
   WarmupDecay(double max, double min, std::int64_t warmup, std::int64_t total, std::string_view name)
       : max_(max), min_(min), warmup_(warmup), total_(total), name_(name) {
     detail::check_rate(max, name, "the maximum");
@@ -54,6 +61,9 @@ class WarmupDecay {
                          " steps must be in [0, total = ", total, "]");
   }
 
+  /// The rate of `step` (0-based): `max`·(step + 1)/`warmup` during warmup, then
+  /// `min` + (`max` - `min`)·Decay(r) with r = (step - warmup)/(total - warmup), and `min` from
+  /// step `total` on. Throws value_error for a negative `step`.
   [[nodiscard]] double at(std::int64_t step) const {
     detail::check_step(step, name_);
     if (step < warmup_) return max_ * double(step + 1) / double(warmup_);
@@ -68,21 +78,31 @@ class WarmupDecay {
   std::string_view name_;
 };
 
+/// A half cosine from 1 at r = 0 to 0 at r = 1.
 struct CosineDecay {
+  /// (1 + cos(π·r)) / 2.
   double operator()(double r) const { return 0.5 * (1.0 + std::cos(std::numbers::pi * r)); }
 };
+/// A straight line from 1 at r = 0 to 0 at r = 1.
 struct LinearDecay {
+  /// 1 - r.
   double operator()(double r) const { return 1.0 - r; }
 };
 
+/// Linear warmup to `max` over `warmup` steps, then a half cosine down to `min` at step
+/// `total`, and `min` after it.
 class WarmupCosine : public WarmupDecay<CosineDecay> {
  public:
+  /// See WarmupDecay's constructor (same checks, errors named "lr::WarmupCosine").
   WarmupCosine(double max, double min, std::int64_t warmup, std::int64_t total)
       : WarmupDecay(max, min, warmup, total, "lr::WarmupCosine") {}
 };
 
+/// Linear warmup to `max` over `warmup` steps, then a straight line down to `min` at step
+/// `total`, and `min` after it.
 class WarmupLinear : public WarmupDecay<LinearDecay> {
  public:
+  /// See WarmupDecay's constructor (same checks, errors named "lr::WarmupLinear").
   WarmupLinear(double max, double min, std::int64_t warmup, std::int64_t total)
       : WarmupDecay(max, min, warmup, total, "lr::WarmupLinear") {}
 };

@@ -37,42 +37,72 @@ namespace est {
 
 /// What a step with a non-finite loss or gradient norm does: skip the update (the default;
 /// counted and reported) or stop the run with an est::value_error.
-enum class OnNonFinite { skip, stop };
+enum class OnNonFinite {
+  skip,  ///< Leave the weights and optimizer as they are and go on with the next step.
+  stop   ///< Throw value_error from Trainer::step().
+};
 
+/// How the trainer runs a step; the constructor throws value_error for a value out of range.
 struct TrainerOptions {
-  int micro_batches = 1;      // gradient accumulation: micro-batches per optimizer step
-  double grad_clip = 1.0;     // global-norm limit; 0 turns clipping off
-  OnNonFinite on_non_finite = OnNonFinite::skip;
-  int max_consecutive_non_finite = 10;  // skipped steps in a row before the run stops anyway
-  Index eval_batches = 8;     // validation batches per evaluation (at most what the split holds)
+  /// Gradient accumulation: micro-batches per optimizer step, >= 1. Each is one batch of the
+  /// training sampler, its loss scaled by 1 / micro_batches so the gradients average.
+  int micro_batches = 1;
+  /// Global gradient-norm limit, finite and >= 0; 0 turns clipping off.
+  double grad_clip = 1.0;
+  OnNonFinite on_non_finite = OnNonFinite::skip;  ///< What a non-finite step does.
+  /// Under `skip`, the run stops anyway (value_error) at the step that makes this many
+  /// non-finite steps in a row; >= 1.
+  int max_consecutive_non_finite = 10;
+  /// Validation batches per evaluation, >= 1 (at most what the split holds are used).
+  Index eval_batches = 8;
 };
 
 /// What one optimizer step did.
 struct StepReport {
-  std::int64_t step = 0;      // the step just taken (0-based)
-  double loss = 0;            // mean training loss over the micro-batches
-  double lr = 0;
-  double grad_norm = 0;       // before clipping
-  bool skipped = false;       // non-finite loss or norm: no update
-  int active_layers = 0;      // size of the step's subnetwork
-  double active_heads = 0;    // mean over active layers
-  double active_neurons = 0;  // mean over active layers
-  StepFlops flops;            // what the step computed
-  StepFlops full_flops;       // what the full model would have
-  double seconds = 0;         // wall-clock time of the step
+  std::int64_t step = 0;      ///< The step just taken (0-based).
+  double loss = 0;            ///< Mean training loss over the micro-batches.
+  double lr = 0;              ///< The learning rate of the step.
+  double grad_norm = 0;       ///< Global gradient 2-norm, before clipping.
+  bool skipped = false;       ///< Non-finite loss or norm: no update.
+  int active_layers = 0;      ///< Layers of the step's subnetwork.
+  double active_heads = 0;    ///< Active heads per active layer, on average.
+  double active_neurons = 0;  ///< Active MLP neurons per active layer, on average.
+  StepFlops flops;            ///< What the step computed (a skipped step included).
+  StepFlops full_flops;       ///< What the full model would have computed.
+  double seconds = 0;         ///< Wall-clock time of the step.
 };
 
+/// The training loop of evolving subnetwork training: one call to step() is one optimizer step.
+///
+///     subnetwork = schedule.at(step)                (the same for every micro-batch)
+///     for each micro-batch: forward(tokens, targets, subnetwork, 1 / micro_batches); backward()
+///     norm = clip_grad_norm(gradients, grad_clip)   (pre-clip norm, PyTorch's definition)
+///     if the loss or the norm is not finite: skip the update (or stop, by option)
+///     else AdamW with the subnetwork's active mask, at lr(step); and a sampling policy that
+///          learns from training (ObservingSamplingPolicy) observes the trained units' gradients
+///
+/// Batches and subnetworks are pure functions of (seed, step) (and of a learning sampling
+/// policy's state), and so is the learning rate, so the trainer's whole state is the model, the
+/// optimizer, the step, a few counters and that policy state: a checkpoint of those
+/// (save_checkpoint(), load_checkpoint()) resumes bit for bit.
+///
+/// `Model` is a model of one of est's families (est::Gpt2, est::Llama); `Sampling` and `Growth`
+/// satisfy est::SamplingPolicy and est::GrowthPolicy; `Schedule` is a learning-rate schedule
+/// (an est::lr type, or any type whose `at(std::int64_t step) const` returns the rate of the
+/// 0-based step as a pure function of it); `Source` is the token source of the batch samplers.
 template <class Model, class Sampling, class Growth, class Schedule, TokenSource Source>
 class Trainer {
  public:
-  using scalar_type = typename Model::scalar_type;
-  using device_type = typename Model::device_type;
-  using sampling_type = Sampling;
-  static constexpr auto config = Model::config;  // a ModelConfig (Gpt2Config, LlamaConfig)
+  using scalar_type = typename Model::scalar_type;  ///< The parameters' scalar type.
+  using device_type = typename Model::device_type;  ///< Where the model lives (cpu or cuda).
+  using sampling_type = Sampling;                   ///< The sampling policy.
+  static constexpr auto config = Model::config;  ///< A ModelConfig (Gpt2Config, LlamaConfig).
 
   /// The model, context and samplers must outlive the trainer.
   /// On a GPU the model, gradients, optimizer state and the active mask stay on the device;
-  /// batches and subnetworks are drawn on the host.
+  /// batches and subnetworks are drawn on the host. The optimizer starts from zero moments over
+  /// the model's parameter specs. Throws value_error when an option is out of range or the
+  /// schedule's shape is not the model's (layers, heads, mlp_hidden).
   Trainer(Model& model, const Context<device_type>& ctx,
           SubnetworkSchedule<Sampling, Growth> subnetworks,
           Schedule lr, const BatchSampler<Source>& train, const BatchSampler<Source>& val,
@@ -99,7 +129,13 @@ class Trainer {
     full_flops_ = step_flops(config, options.micro_batches * train.batch(), train.seq());
   }
 
-  /// One optimizer step.
+  /// One optimizer step (see the class description); returns what it did. A step whose loss or
+  /// gradient norm is not finite leaves the weights and the optimizer as they were and still
+  /// counts as a step (steps_done(), non_finite_steps(), flops()). Throws value_error when the
+  /// schedule cannot give the step's subnetwork (before anything changes), when a non-finite
+  /// step meets OnNonFinite::stop or reaches `max_consecutive_non_finite` in a row (then
+  /// non_finite_steps() counts it but steps_done() does not advance), and passes on what the
+  /// model, the samplers, the optimizer and the sampling policy throw.
   StepReport step() {
     const auto start = std::chrono::steady_clock::now();
     StepReport r;
@@ -168,18 +204,25 @@ class Trainer {
 
   /// Steps taken so far (the next step's index).
   [[nodiscard]] std::int64_t steps_done() const noexcept { return step_; }
+  /// Steps skipped for a non-finite loss or gradient norm so far.
   [[nodiscard]] std::int64_t non_finite_steps() const noexcept { return non_finite_steps_; }
+  /// FLOPs of the steps taken so far, next to what the full model would have cost.
   [[nodiscard]] const FlopsMeter& flops() const noexcept { return flops_; }
+  /// The optimizer (its state is what checkpoints save and restore).
   [[nodiscard]] AdamW<scalar_type, device_type>& optimizer() noexcept { return optimizer_; }
+  /// The subnetwork schedule: growth and sampling policies.
   [[nodiscard]] const SubnetworkSchedule<Sampling, Growth>& subnetworks() const noexcept {
     return subnetworks_;
   }
+  /// The subnetwork schedule, mutable (a learning sampling policy's state is restored here).
   [[nodiscard]] SubnetworkSchedule<Sampling, Growth>& subnetworks() noexcept {
     return subnetworks_;
   }
+  /// The model the trainer updates.
   [[nodiscard]] Model& model() noexcept { return *model_; }
 
   /// Restores the counters of a checkpoint (the model and optimizer are restored separately).
+  /// Throws value_error as check_restore() does.
   void restore(std::int64_t steps_done, std::int64_t non_finite_steps, const FlopsMeter& flops) {
     check_restore(steps_done, non_finite_steps);
     step_ = steps_done;

@@ -16,11 +16,31 @@
 
 namespace est {
 
+/// CUDA context: one GPU, a non-blocking stream every op enqueues on, a cuBLAS handle bound to
+/// that stream with a 32 MiB workspace of its own (so cuBLAS never allocates during a step), and
+/// reusable scratch buffers. Neither copyable nor movable; ops take it by const reference.
+/// FP32 GEMMs are exact IEEE FP32 unless `allow_tf32` is set.
 template <>
 class Context<cuda> {
  public:
   /// Scratch buffers of the context; each op uses them only while it runs.
   enum class Scratch { indices, partials, attention, reduce, pointers, masks, scales, count };
+  /// @var Scratch::indices
+  /// Index lists copied from the host (gathers, scatters, key/value groups).
+  /// @var Scratch::partials
+  /// Per-chunk partial sums of the deterministic column sums (bias and norm-weight gradients).
+  /// @var Scratch::attention
+  /// The attention backward's (B, H, T, T) gradient with respect to the probabilities.
+  /// @var Scratch::reduce
+  /// Reductions handed back to the host (loss, norm) and the embedding backward's sort buffers.
+  /// @var Scratch::pointers
+  /// The pointer arrays of batched per-head GEMMs.
+  /// @var Scratch::masks
+  /// The byte masks the active mask is broadcast from.
+  /// @var Scratch::scales
+  /// Per-unit output scales copied from the host.
+  /// @var Scratch::count
+  /// The number of slots, not a slot.
 
   /// Binds the context to CUDA device `device`. Throws est::error, naming the reason, when
   /// there is no such device (no GPU, no driver, or an ordinal out of range).
@@ -45,6 +65,8 @@ class Context<cuda> {
   Context(const Context&) = delete;
   Context& operator=(const Context&) = delete;
 
+  /// Waits for the stream, then frees the scratch buffers, the workspace, the handle and the
+  /// stream; errors are ignored (a destructor must not throw).
   ~Context() {
     // Destructors must not throw: errors here are ignored.
     cudaStreamSynchronize(stream_);
@@ -54,9 +76,13 @@ class Context<cuda> {
     cudaStreamDestroy(stream_);
   }
 
+  /// The CUDA device ordinal.
   [[nodiscard]] int device() const noexcept { return device_; }
+  /// The stream every op of this context enqueues on.
   [[nodiscard]] cudaStream_t stream() const noexcept { return stream_; }
+  /// The cuBLAS handle, bound to stream().
   [[nodiscard]] cublasHandle_t cublas() const noexcept { return cublas_; }
+  /// The device's properties, read once at construction.
   [[nodiscard]] const cudaDeviceProp& properties() const noexcept { return properties_; }
   /// Number of streaming multiprocessors (for sizing grids).
   [[nodiscard]] int multiprocessors() const noexcept { return properties_.multiProcessorCount; }
@@ -95,9 +121,10 @@ class Context<cuda> {
 
  private:
   static constexpr std::size_t cublas_workspace_bytes = std::size_t{32} << 20;
+  /// One scratch slot: a device allocation and its size.
   struct Buffer {
-    void* data = nullptr;
-    std::size_t bytes = 0;
+    void* data = nullptr;     ///< device memory, or null before the first use
+    std::size_t bytes = 0;    ///< its size in bytes
   };
   int device_;
   cudaDeviceProp properties_{};

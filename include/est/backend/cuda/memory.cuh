@@ -36,6 +36,9 @@ template <class T>
 class Tensor<T, cuda> {
  public:
   Tensor() = default;
+  /// A tensor of `shape` in fresh device memory (cudaMalloc), every element zero. It waits for
+  /// the device, so the buffer is ready on every stream when it returns. Throws est::error,
+  /// stating the bytes requested and free, when the allocation fails.
   explicit Tensor(Shape shape) : shape_(shape) {
     const std::size_t bytes = static_cast<std::size_t>(shape.numel()) * sizeof(T);
     data_ = static_cast<T*>(cuda_detail::allocate(bytes, "Tensor<T, cuda>"));
@@ -46,8 +49,10 @@ class Tensor<T, cuda> {
       EST_CUDA_CHECK(cudaDeviceSynchronize());
     }
   }
+  /// Takes `other`'s buffer; `other` is left empty (shape (0)).
   Tensor(Tensor&& other) noexcept
       : data_(std::exchange(other.data_, nullptr)), shape_(std::exchange(other.shape_, Shape{0})) {}
+  /// Frees this tensor's buffer and takes `other`'s; `other` is left empty.
   Tensor& operator=(Tensor&& other) noexcept {
     if (this != &other) {
       release();
@@ -58,18 +63,27 @@ class Tensor<T, cuda> {
   }
   Tensor(const Tensor&) = delete;
   Tensor& operator=(const Tensor&) = delete;
+  /// Frees the buffer (cudaFree waits for the device, so no pending kernel still reads it).
   ~Tensor() { release(); }
 
+  /// A mutable view of the whole tensor.
   [[nodiscard]] TensorView<T, cuda> view() & noexcept { return {data_, shape_}; }
+  /// A read-only view of the whole tensor.
   [[nodiscard]] TensorView<const T, cuda> view() const& noexcept { return {data_, shape_}; }
   TensorView<const T, cuda> view() const&& = delete;
+  /// Converts to a mutable view, so a Tensor passes where an op takes a view.
   operator TensorView<T, cuda>() & noexcept { return view(); }
+  /// Converts to a read-only view.
   operator TensorView<const T, cuda>() const& noexcept { return view(); }
   operator TensorView<const T, cuda>() const&& = delete;
 
+  /// The address of the first element, in device memory.
   [[nodiscard]] T* data() noexcept { return data_; }
+  /// The address of the first element (device memory), read-only.
   [[nodiscard]] const T* data() const noexcept { return data_; }
+  /// The extents.
   [[nodiscard]] const Shape& shape() const noexcept { return shape_; }
+  /// The number of elements.
   [[nodiscard]] Index numel() const noexcept { return shape_.numel(); }
 
  private:

@@ -63,7 +63,11 @@ inline unsigned blocks_for(std::ptrdiff_t n, unsigned threads) {
 
 }  // namespace est::cuda_detail
 
+/// Evaluates the CUDA runtime call `call` and throws est::error naming the call, the source
+/// location and the status when it does not return cudaSuccess.
 #define EST_CUDA_CHECK(call) ::est::cuda_detail::check_cuda((call), #call, __FILE__, __LINE__)
+/// Evaluates the cuBLAS call `call` and throws est::error naming the call, the source location
+/// and the status when it does not return CUBLAS_STATUS_SUCCESS.
 #define EST_CUBLAS_CHECK(call) ::est::cuda_detail::check_cublas((call), #call, __FILE__, __LINE__)
 /// Checks the launch of the kernel just enqueued (bad configuration, missing device code).
 #define EST_CUDA_CHECK_LAUNCH() EST_CUDA_CHECK(cudaGetLastError())

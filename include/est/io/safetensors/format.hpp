@@ -16,6 +16,36 @@ namespace est {
 /// Element types of the safetensors format (the spelling in files is `safetensors_dtype_name`).
 enum class SafetensorsDtype { boolean, u8, i8, u16, i16, f16, bf16, u32, i32, f32, u64, i64, f64,
                               f8_e5m2, f8_e4m3 };
+/// @var SafetensorsDtype::boolean
+/// "BOOL": one byte per element
+/// @var SafetensorsDtype::u8
+/// "U8": unsigned 8-bit integer
+/// @var SafetensorsDtype::i8
+/// "I8": signed 8-bit integer
+/// @var SafetensorsDtype::u16
+/// "U16": unsigned 16-bit integer
+/// @var SafetensorsDtype::i16
+/// "I16": signed 16-bit integer
+/// @var SafetensorsDtype::f16
+/// "F16": IEEE binary16
+/// @var SafetensorsDtype::bf16
+/// "BF16": bfloat16 (the upper 16 bits of a binary32)
+/// @var SafetensorsDtype::u32
+/// "U32": unsigned 32-bit integer
+/// @var SafetensorsDtype::i32
+/// "I32": signed 32-bit integer
+/// @var SafetensorsDtype::f32
+/// "F32": IEEE binary32
+/// @var SafetensorsDtype::u64
+/// "U64": unsigned 64-bit integer
+/// @var SafetensorsDtype::i64
+/// "I64": signed 64-bit integer
+/// @var SafetensorsDtype::f64
+/// "F64": IEEE binary64
+/// @var SafetensorsDtype::f8_e5m2
+/// "F8_E5M2": 8-bit float with 5 exponent and 2 mantissa bits (read and written as raw bytes)
+/// @var SafetensorsDtype::f8_e4m3
+/// "F8_E4M3": 8-bit float with 4 exponent and 3 mantissa bits (read and written as raw bytes)
 
 namespace detail {
 struct SafetensorsDtypeInfo {

@@ -34,11 +34,11 @@ namespace est {
 
 /// What the header says of one tensor.
 struct SafetensorsTensorInfo {
-  SafetensorsDtype dtype = SafetensorsDtype::f32;
-  std::vector<std::int64_t> shape;
-  std::int64_t numel = 0;
-  std::uint64_t begin = 0;  // data_offsets, relative to the data section
-  std::uint64_t end = 0;
+  SafetensorsDtype dtype = SafetensorsDtype::f32;  ///< the header's "dtype"
+  std::vector<std::int64_t> shape;  ///< the header's "shape", outermost first (empty: a scalar)
+  std::int64_t numel = 0;  ///< number of elements: the product of `shape` (1 for a scalar)
+  std::uint64_t begin = 0;  ///< "data_offsets" begin: first byte, relative to the data section
+  std::uint64_t end = 0;    ///< "data_offsets" end: one past the last byte, relative to the same
 };
 
 namespace detail {
@@ -87,6 +87,7 @@ class SafetensorsFile {
     return f;
   }
 
+  /// The path the file was opened from.
   [[nodiscard]] const std::filesystem::path& path() const noexcept { return file_.path(); }
   /// Number of tensors.
   [[nodiscard]] std::size_t size() const noexcept { return tensors_.size(); }
@@ -97,7 +98,9 @@ class SafetensorsFile {
     for (const auto& [name, info] : tensors_) out.push_back(name);
     return out;
   }
+  /// Whether the file holds a tensor named `name`.
   [[nodiscard]] bool contains(std::string_view name) const { return index_.contains(name); }
+  /// The "__metadata__" object's entries (empty when the header has none).
   [[nodiscard]] const std::map<std::string, std::string>& metadata() const noexcept {
     return metadata_;
   }
@@ -117,6 +120,8 @@ class SafetensorsFile {
 
   /// Copies the values of `name` into `out`, whose element type must be the tensor's dtype
   /// exactly (float for F32, std::int64_t for I64, ...) and whose size must be its element count.
+  /// Throws io_error when the tensor is missing or of another dtype, shape_error when the size
+  /// differs.
   template <class T>
   void copy_to(std::string_view name, std::span<T> out) const {
     const SafetensorsTensorInfo& t = info(name);
@@ -134,7 +139,9 @@ class SafetensorsFile {
   }
 
   /// Copies the values of `name`, which may be any floating dtype (F16, BF16, F32, F64), into
-  /// `out` converted to T (float or double; F64 into float rounds to nearest).
+  /// `out` converted to T (float or double; F64 into float rounds to nearest). Throws io_error
+  /// when the tensor is missing or of another dtype, shape_error when `out`'s size is not its
+  /// element count.
   template <class T>
     requires std::is_same_v<T, float> || std::is_same_v<T, double>
   void convert_to(std::string_view name, std::span<T> out) const {
@@ -191,7 +198,7 @@ class SafetensorsFile {
                           tensors_.empty() ? "" : ": ", available);
   }
 
-  /// Throws io_error "SafetensorsFile: "<file>": <what>".
+  /// Throws io_error `SafetensorsFile: "<file>": <what>`.
   template <class... Parts>
   [[noreturn]] void bad(const Parts&... parts) const {
     fail<io_error>("SafetensorsFile: \"", path().string(), "\": ", parts...);

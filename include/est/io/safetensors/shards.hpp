@@ -25,6 +25,11 @@
 
 namespace est {
 
+/// The tensors of a checkpoint stored as one safetensors file or as the shards a
+/// model.safetensors.index.json names ({"weight_map": {tensor name: shard file name}}), looked
+/// up by tensor name. Every shard is opened and validated, and the index checked against them
+/// (each shard a plain file name in the index's directory, each listed tensor in its shard, no
+/// tensor in two shards or left out of the index), when the set is opened.
 class SafetensorsShards {
  public:
   /// Opens `path`: a .safetensors file, a *.index.json, or a directory holding either
@@ -66,6 +71,7 @@ class SafetensorsShards {
     for (const auto& [name, file] : owner_) out.push_back(name);
     return out;
   }
+  /// Whether some file of the set holds a tensor named `name`.
   [[nodiscard]] bool contains(std::string_view name) const { return owner_.contains(name); }
   /// The file that holds `name`; io_error naming the set when there is none.
   [[nodiscard]] const SafetensorsFile& file_of(std::string_view name) const {
@@ -73,6 +79,7 @@ class SafetensorsShards {
     require<io_error>(it != owner_.end(), "\"", source_.string(), "\": no tensor \"", name, "\"");
     return files_[it->second];
   }
+  /// Dtype, shape and offsets (within its own file) of `name`; io_error when there is none.
   [[nodiscard]] const SafetensorsTensorInfo& info(std::string_view name) const {
     return file_of(name).info(name);
   }

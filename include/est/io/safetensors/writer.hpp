@@ -27,9 +27,11 @@ namespace est {
 /// One tensor to write: `data` holds its elements little-endian, row-major (on a little-endian
 /// host, `std::as_bytes` of the values; `safetensors_entry` builds one from typed values).
 struct SafetensorsEntry {
-  std::string name;
-  SafetensorsDtype dtype = SafetensorsDtype::f32;
-  std::vector<std::int64_t> shape;
+  std::string name;  ///< the tensor's key in the header: non-empty, UTF-8, not "__metadata__"
+  SafetensorsDtype dtype = SafetensorsDtype::f32;  ///< element type of `data`
+  std::vector<std::int64_t> shape;  ///< extents, outermost first, each >= 0; empty for a scalar
+  /// The elements' bytes: exactly shape's element count times the dtype's size. A view, not a
+  /// copy: the bytes must stay valid until write_safetensors returns.
   std::span<const std::byte> data;
 };
 

@@ -6,10 +6,10 @@
 // (N, 3hd) and (B, h, T, T), and the output projection uses the gathered (hd, C) rows of W_O,
 // scaled by H/h or per head (bias unscaled). MLP over m of M neurons: the gathered (C, m)
 // columns of W_fc, m bias entries and (m, C) rows of W_proj, output scaled by M/m or per
-// neuron. Which columns and rows, and the scales, come from the step's slice plan. Backward writes the packed
-// gradients and adds them back into exactly the active columns and rows; nothing else of the
-// gradient is touched. With every head (neuron) active, the half runs the plain unsliced ops,
-// so training the full subnetwork is bit for bit plain training.
+// neuron. Which columns and rows, and the scales, come from the step's slice plan. Backward
+// writes the packed gradients and adds them back into exactly the active columns and rows;
+// nothing else of the gradient is touched. With every head (neuron) active, the half runs the
+// plain unsliced ops, so training the full subnetwork is bit for bit plain training.
 //
 // Shapes: B batch, T sequence, N = B·T, C width, H heads, d = C/H, M MLP hidden; h active heads,
 // m active neurons. Activation buffers are sized for the full layer; a sliced pass uses their

@@ -5,17 +5,20 @@
 
 namespace est {
 
+/// The shape of a GPT-2 model (the defaults are GPT-2 small's); the names in parentheses are
+/// transformers' config.json keys. Gpt2 checks it with static_asserts: every size >= 1, `width`
+/// divisible by `heads`, `padded_vocab` 0 or >= `vocab`.
 struct Gpt2Config {
-  int layers = 12;       // L: transformer blocks
-  int heads = 12;        // H: attention heads per block
-  int width = 768;       // C: residual stream width
-  int mlp_hidden = 3072; // M: MLP hidden neurons per block (GPT-2: 4*C)
-  int vocab = 50257;     // V: token ids are in [0, V)
-  int context = 1024;    // maximum sequence length T (rows of the position embedding)
-  // Rows of the token embedding when more than `vocab` (0: exactly `vocab`). The LM head
-  // computes logits for every row, an aligned GEMM, but rows past `vocab` are padding: zero,
-  // never a token or a target, left out of the softmax, never trained or sampled, and cut away
-  // in Hugging Face files (which hold `vocab` rows).
+  int layers = 12;       ///< L: transformer blocks (n_layer).
+  int heads = 12;        ///< H: attention heads per block (n_head).
+  int width = 768;       ///< C: residual stream width (n_embd).
+  int mlp_hidden = 3072; ///< M: MLP hidden neurons per block (GPT-2: 4*C; n_inner).
+  int vocab = 50257;     ///< V: token ids are in [0, V) (vocab_size).
+  int context = 1024;    ///< Maximum sequence length T: the rows of wpe (n_positions).
+  /// Rows of the token embedding when more than `vocab` (0: exactly `vocab`). The LM head
+  /// computes logits for every row, an aligned GEMM, but rows past `vocab` are padding: zero,
+  /// never a token or a target, left out of the softmax, never trained or sampled, and cut away
+  /// in Hugging Face files (which hold `vocab` rows).
   int padded_vocab = 0;
 
   /// Rows of the token embedding (and columns of the logits): max(vocab, padded_vocab).

@@ -17,8 +17,9 @@
 // gradient and weight gradient; for attention dV, dP, dQ and dK), so it is exactly twice the
 // forward. V is wte's row count: with padded_vocab the forward computes the padding's logits
 // too, while backward skips them, so its count is high by (padding / rows) of the LM head's
-// share (GPT-2: 47 of 50304 rows, under 0.1%). Elementwise work (LayerNorm, GELU, softmax, embeddings, the loss, the optimizer) is
-// not counted; it is a small fraction of these at useful sizes.
+// share (GPT-2: 47 of 50304 rows, under 0.1%). Elementwise work (LayerNorm, GELU, softmax,
+// embeddings, the loss, the optimizer) is not counted; it is a small fraction of these at useful
+// sizes.
 //
 // Shapes: V vocabulary, P positions, C width, H heads, d = C/H, M MLP hidden.
 
@@ -43,16 +44,19 @@
 
 namespace est {
 
+/// The GPT-2 model family (a ModelFamily): what subnetworks, slice plans, FLOPs and Hugging Face
+/// files mean for a Gpt2Config. Every member is static.
 struct Gpt2Family {
-  using config_type = Gpt2Config;
-  static constexpr std::string_view name = "gpt2";
+  using config_type = Gpt2Config;                  ///< The configuration type of the family.
+  static constexpr std::string_view name = "gpt2";  ///< The family's name in checkpoints.
 
   /// (layers, heads, mlp_hidden).
   [[nodiscard]] static constexpr SubnetworkShape subnetwork_shape(const Gpt2Config& c) noexcept {
     return {c.layers, c.heads, c.mlp_hidden};
   }
 
-  /// The slice plan of `subnet`, in the arena order of layout_gpt2 (parameters.hpp).
+  /// The slice plan of `subnet`, in the arena order of layout_gpt2 (parameters.hpp). Throws
+  /// value_error when `subnet` is not a valid subnetwork of `config`'s shape.
   [[nodiscard]] static SlicePlan slice_plan(const Gpt2Config& config, const Subnetwork& subnet) {
     detail::check_subnetwork_of(subnetwork_shape(config), subnet, "Gpt2 slice_plan");
     const Index V = config.embedding_rows(), P = config.context, C = config.width,
@@ -99,6 +103,7 @@ struct Gpt2Family {
                                      subnet.neuron_scales(l).end()},
                                     {.kind = UnitKind::neuron, .layer = l});
       }
+      // [gpt2-layer-plan]
       const LayerSlices layer{on};
       plan.add(layer.whole(1, C));                                        // ln_1.weight
       plan.add(layer.whole(1, C));                                        // ln_1.bias
@@ -114,6 +119,7 @@ struct Gpt2Family {
       // mlp.c_proj.weight
       plan.add(layer.sliced(M, C, SliceKind::rows, neuron_list, true, neuron_scale));
       plan.add(layer.whole(1, C));                                        // mlp.c_proj.bias
+      // [gpt2-layer-plan]
     }
     plan.add({.rows = 1, .cols = C});  // ln_f.weight
     plan.add({.rows = 1, .cols = C});  // ln_f.bias
@@ -122,6 +128,7 @@ struct Gpt2Family {
   }
 
   /// FLOPs of one forward and backward pass of `subnet` over a (batch, seq) batch (see above).
+  /// Throws value_error unless batch, seq >= 1 and `subnet` is valid for `config`.
   [[nodiscard]] static StepFlops step_flops(const Gpt2Config& config, std::int64_t batch,
                                             std::int64_t seq, const Subnetwork& subnet) {
     require<value_error>(batch >= 1 && seq >= 1,
@@ -140,11 +147,13 @@ struct Gpt2Family {
     return j;
   }
 
-  /// transformers' config.json of the configuration, and back (models/gpt2/hf_config.hpp).
+  /// transformers' config.json of the configuration (gpt2_hf_config, models/gpt2/hf_config.hpp).
   [[nodiscard]] static nlohmann::json hf_config(const Gpt2Config& c,
                                                 std::string_view torch_dtype = "float32") {
     return gpt2_hf_config(c, torch_dtype);
   }
+  /// The configuration a parsed config.json `j` describes (gpt2_config_from_hf); throws io_error
+  /// naming `where` and every setting est's GPT-2 does not implement.
   [[nodiscard]] static Gpt2Config config_from_hf(const nlohmann::json& j,
                                                  const std::string& where) {
     return gpt2_config_from_hf(j, where);
@@ -188,10 +197,13 @@ struct Gpt2Family {
   }
 };
 
+// [gpt2-registration]
+/// Registers Gpt2Family as the family of Gpt2Config.
 template <>
 struct family_of<Gpt2Config> {
-  using type = Gpt2Family;
+  using type = Gpt2Family;  ///< The family of Gpt2Config.
 };
+// [gpt2-registration]
 
 /// FLOPs of one step of `subnet` of a GPT-2 (the family's count).
 [[nodiscard]] inline StepFlops gpt2_step_flops(const Gpt2Config& config, std::int64_t batch,

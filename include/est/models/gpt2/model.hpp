@@ -41,6 +41,10 @@
 
 namespace est {
 
+/// A GPT-2 of configuration `Config` on `Device` (est::cpu, est::cuda), with float or double
+/// parameters, gradients and activations. The passes are CausalLm's; the parameters and the
+/// gradients live in two flat arenas laid out by layout_gpt2. static_asserts refuse an invalid
+/// configuration. Not copyable; `ctx` must outlive the model.
 template <Gpt2Config Config, class Device = cpu, class Scalar = float>
 class Gpt2 : public CausalLm<Gpt2<Config, Device, Scalar>, Device, Scalar> {
   static_assert(Config.layers >= 1, "Gpt2Config: layers must be >= 1");
@@ -58,10 +62,12 @@ class Gpt2 : public CausalLm<Gpt2<Config, Device, Scalar>, Device, Scalar> {
   static_assert(device<Device>, "Gpt2: Device must be a device tag (est::cpu, est::cuda)");
 
  public:
-  static constexpr Gpt2Config config = Config;
-  using family = Gpt2Family;
-  using Base = CausalLm<Gpt2, Device, Scalar>;
-  using typename Base::Tokens;
+  // [gpt2-model-hooks]
+  static constexpr Gpt2Config config = Config;  ///< The model's configuration.
+  using family = Gpt2Family;  ///< The model family: slice plans, FLOPs and Hugging Face files.
+  using Base = CausalLm<Gpt2, Device, Scalar>;  ///< The base that runs the passes.
+  // [gpt2-model-hooks]
+  using typename Base::Tokens;  ///< (B, T) token ids, on the host for every device.
 
   /// GPT-2 initialisation from `seed`: weights normal(0, 0.02), the two residual output
   /// projections of each block normal(0, 0.02 / sqrt(2 L)), biases 0, LayerNorm weights 1, the
@@ -109,21 +115,28 @@ class Gpt2 : public CausalLm<Gpt2<Config, Device, Scalar>, Device, Scalar> {
   /// Sets every gradient to zero.
   void zero_grad() { fill_zero(this->context(), grads_.view()); }
 
-  /// Named views of the parameters / gradients (see parameters.hpp).
+  /// Named views of the parameters (see parameters.hpp), writable through the views.
   [[nodiscard]] const Gpt2Tensors<Scalar, Device>& parameters() noexcept { return p_; }
+  /// Named views of the gradients, in the parameters' layout.
   [[nodiscard]] const Gpt2Tensors<Scalar, Device>& gradients() noexcept { return g_; }
+  /// Read-only named views of the parameters.
   [[nodiscard]] const Gpt2Tensors<const Scalar, Device>& parameters() const noexcept {
     return p_const_;
   }
+  /// Read-only named views of the gradients.
   [[nodiscard]] const Gpt2Tensors<const Scalar, Device>& gradients() const noexcept {
     return g_const_;
   }
-  /// The flat arenas (on the model's device), for optimizers and checkpoints.
+  /// The flat parameter arena (parameter_count() elements, on the model's device), for
+  /// optimizers and checkpoints.
   [[nodiscard]] TensorView<Scalar, Device> parameter_arena() noexcept { return params_.view(); }
+  /// The flat gradient arena, in the parameter arena's layout.
   [[nodiscard]] TensorView<Scalar, Device> gradient_arena() noexcept { return grads_.view(); }
+  /// Read-only parameter arena.
   [[nodiscard]] TensorView<const Scalar, Device> parameter_arena() const noexcept {
     return params_.view();
   }
+  /// Read-only gradient arena.
   [[nodiscard]] TensorView<const Scalar, Device> gradient_arena() const noexcept {
     return grads_.view();
   }

@@ -20,37 +20,48 @@
 
 namespace est {
 
-/// Views of one transformer block's tensors.
+/// Views of one transformer block's tensors; N is the block's index, d = C / H the head size.
 template <class T, class Device = cpu>
 struct Gpt2LayerTensors {
-  TensorView<T, Device> ln_1_weight;      // (C)       h.N.ln_1.weight
-  TensorView<T, Device> ln_1_bias;        // (C)       h.N.ln_1.bias
-  TensorView<T, Device> attn_weight;      // (C, 3C)   h.N.attn.c_attn.weight: [Q | K | V] columns
-  TensorView<T, Device> attn_bias;        // (3C)      h.N.attn.c_attn.bias
-  TensorView<T, Device> attn_proj_weight; // (C, C)    h.N.attn.c_proj.weight: rows h*d.. are head h's
-  TensorView<T, Device> attn_proj_bias;   // (C)       h.N.attn.c_proj.bias
-  TensorView<T, Device> ln_2_weight;      // (C)       h.N.ln_2.weight
-  TensorView<T, Device> ln_2_bias;        // (C)       h.N.ln_2.bias
-  TensorView<T, Device> fc_weight;        // (C, M)    h.N.mlp.c_fc.weight: column j feeds neuron j
-  TensorView<T, Device> fc_bias;          // (M)       h.N.mlp.c_fc.bias
-  TensorView<T, Device> fc_proj_weight;   // (M, C)    h.N.mlp.c_proj.weight: row j reads neuron j
-  TensorView<T, Device> fc_proj_bias;     // (C)       h.N.mlp.c_proj.bias
+  TensorView<T, Device> ln_1_weight;      ///< (C)     h.N.ln_1.weight
+  TensorView<T, Device> ln_1_bias;        ///< (C)     h.N.ln_1.bias
+  TensorView<T, Device> attn_weight;      ///< (C, 3C) h.N.attn.c_attn.weight: [Q | K | V] columns
+  TensorView<T, Device> attn_bias;        ///< (3C)    h.N.attn.c_attn.bias
+  TensorView<T, Device> attn_proj_weight; ///< (C, C)  h.N.attn.c_proj.weight: head i in rows i*d..
+  TensorView<T, Device> attn_proj_bias;   ///< (C)     h.N.attn.c_proj.bias
+  TensorView<T, Device> ln_2_weight;      ///< (C)     h.N.ln_2.weight
+  TensorView<T, Device> ln_2_bias;        ///< (C)     h.N.ln_2.bias
+  TensorView<T, Device> fc_weight;        ///< (C, M)  h.N.mlp.c_fc.weight: column j feeds neuron j
+  TensorView<T, Device> fc_bias;          ///< (M)     h.N.mlp.c_fc.bias
+  TensorView<T, Device> fc_proj_weight;   ///< (M, C)  h.N.mlp.c_proj.weight: row j reads neuron j
+  TensorView<T, Device> fc_proj_bias;     ///< (C)     h.N.mlp.c_proj.bias
 };
 
 /// Views of every tensor of a GPT-2 model (parameters or their gradients).
 template <class T, class Device = cpu>
 struct Gpt2Tensors {
-  TensorView<T, Device> wte;                         // (V, C) wte.weight, tied with the LM head
-  TensorView<T, Device> wpe;                         // (P, C) wpe.weight
-  std::vector<Gpt2LayerTensors<T, Device>> layers;  // L blocks
-  TensorView<T, Device> ln_f_weight;                 // (C)    ln_f.weight
-  TensorView<T, Device> ln_f_bias;                   // (C)    ln_f.bias
+  TensorView<T, Device> wte;                         ///< (V, C) wte.weight, tied with the LM head
+  TensorView<T, Device> wpe;                         ///< (P, C) wpe.weight
+  std::vector<Gpt2LayerTensors<T, Device>> layers;  ///< L blocks
+  TensorView<T, Device> ln_f_weight;                 ///< (C)    ln_f.weight
+  TensorView<T, Device> ln_f_bias;                   ///< (C)    ln_f.bias
 };
 
 /// A layer's tensors in arena order (layout_gpt2 takes them in this order).
 enum class Gpt2LayerTensor : std::size_t {
-  ln_1_weight, ln_1_bias, attn_weight, attn_bias, attn_proj_weight, attn_proj_bias,
-  ln_2_weight, ln_2_bias, fc_weight, fc_bias, fc_proj_weight, fc_proj_bias, count
+  ln_1_weight,       ///< h.N.ln_1.weight
+  ln_1_bias,         ///< h.N.ln_1.bias
+  attn_weight,       ///< h.N.attn.c_attn.weight
+  attn_bias,         ///< h.N.attn.c_attn.bias
+  attn_proj_weight,  ///< h.N.attn.c_proj.weight
+  attn_proj_bias,    ///< h.N.attn.c_proj.bias
+  ln_2_weight,       ///< h.N.ln_2.weight
+  ln_2_bias,         ///< h.N.ln_2.bias
+  fc_weight,         ///< h.N.mlp.c_fc.weight
+  fc_bias,           ///< h.N.mlp.c_fc.bias
+  fc_proj_weight,    ///< h.N.mlp.c_proj.weight
+  fc_proj_bias,      ///< h.N.mlp.c_proj.bias
+  count              ///< The number of tensors per layer (12), not a tensor.
 };
 
 /// The position in arena order (of specs, or of a slice plan's tensors) of a layer's tensor:

@@ -6,11 +6,12 @@
 // are gathered into one packed ((h + 2g)·d, C) weight; one GEMM gives the packed projection
 // [Q | K | V] (N, (h + 2g)·d); Q and K rotate in place (RoPE); each query head's group is
 // copied next to it (expand_kv) and multi-head attention runs over h heads; the output
-// projection uses the gathered (C, h·d) columns of o_proj, scaled by H/h. MLP over m of M
-// neurons: the gate and up rows of the active neurons (one (2m, C) GEMM), SwiGLU, and the (C, m)
-// columns of down_proj, scaled by M/m. Backward adds the packed gradients back into exactly
-// those rows and columns. With every head (neuron) active nothing is gathered and the GEMMs read
-// the arena directly, so training the full subnetwork is bit for bit plain training.
+// projection uses the gathered (C, h·d) columns of o_proj, scaled by H/h or per head. MLP over
+// m of M neurons: the gate and up rows of the active neurons (one (2m, C) GEMM), SwiGLU, and the
+// (C, m) columns of down_proj, scaled by M/m or per neuron. Backward adds the packed gradients
+// back into exactly those rows and columns. With every head (neuron) active nothing is gathered
+// and the GEMMs read the arena directly, so training the full subnetwork is bit for bit plain
+// training.
 //
 // Shapes: B batch, T sequence, N = B·T, C width, H query heads, G key/value groups, d head size,
 // M MLP; h, g, m the active counts. Activation buffers are sized for the full layer; a sliced
@@ -40,11 +41,16 @@ namespace est {
 template <class T, class Device = cpu>
 class LlamaSliceWorkspace {
  public:
-  std::vector<Index> rows;           // selected rows of the first projection's weight
-  std::span<const Index> columns;    // selected columns of the second projection's weight
-  std::span<const double> column_scales;  // their output scales, or empty (uniform scale)
-  std::vector<Index> groups;         // key/value groups of the active heads
-  std::vector<Index> group_of_head;  // per active head: its group's index in `groups`
+  /// Selected rows of the first projection's weight: of the fused ((H + 2G)·d, C) [q | k | v]
+  /// matrix (active heads' q rows, then their groups' k and v rows), or of the fused (2M, C)
+  /// [gate | up] matrix (active neurons' gate rows, then their up rows).
+  std::vector<Index> rows;
+  std::span<const Index> columns;    ///< Selected columns of the second projection's weight.
+  /// Their output scales (one per column), or empty: the uniform `scale` applies. Like `columns`,
+  /// a view into the step's slice plan.
+  std::span<const double> column_scales;
+  std::vector<Index> groups;         ///< Key/value groups of the active heads, ascending.
+  std::vector<Index> group_of_head;  ///< Per active head: its group's index in `groups`.
 
   /// out (N, k) = in (N, I) · weight[rows, :]ᵀ, weight (O, I).
   void forward_rows(const Context<Device>& c, MatrixView<T, Device> out, ConstMatrix<T, Device> in,
@@ -132,15 +138,20 @@ class LlamaSliceWorkspace {
 /// What the attention half of a layer needs besides its weights and activations.
 template <class T, class Device>
 struct LlamaAttentionShape {
-  Index H, G, d;                     // query heads, key/value groups, head size
-  Index B, seq;                      // batch, sequence
-  ConstView<T, Device> cos, sin;     // (P, d/2) RoPE tables
+  Index H,                           ///< Query heads.
+      G,                             ///< Key/value groups (H_kv), dividing H.
+      d;                             ///< Head size C / H.
+  /// The batch size B.
+  Index B, seq;                      ///< The sequence length T.
+  /// (P, d/2) RoPE cosine table, P the context.
+  ConstView<T, Device> cos, sin;     ///< (P, d/2) RoPE sine table.
 };
 
 /// What a Llama attention half reads of the step's slice plan.
 struct LlamaAttentionSlice {
-  HalfSlice heads;                    // first: q rows, second: o columns (and their scales)
-  std::span<const Index> group_rows;  // k (and v) rows of the groups the heads read; empty: all
+  HalfSlice heads;                    ///< `first`: q rows; `second`: o columns (and their scales)
+  /// k (and v) rows, in [0, G·d), of the groups the heads read; empty: all of them.
+  std::span<const Index> group_rows;
 };
 
 namespace detail {

@@ -6,17 +6,22 @@
 
 namespace est {
 
+/// The shape of a Llama model (the defaults are TinyLlama-1.1B's); the names in parentheses are
+/// transformers' config.json keys. Llama checks it with static_asserts: every size >= 1,
+/// `kv_heads` dividing `heads`, `width` divisible by `heads` with an even head size,
+/// `rope_theta` > 1, `norm_eps` >= 0.
 struct LlamaConfig {
-  int layers = 22;          // L: transformer blocks
-  int heads = 32;           // H: query heads per block
-  int kv_heads = 4;         // H_kv: key/value heads, dividing H (H_kv = H is plain multi-head)
-  int width = 2048;         // C: residual stream width; head size d = C / H (even, for RoPE)
-  int mlp_hidden = 5632;    // M: SwiGLU neurons per block (gate, up and down have M)
-  int vocab = 32000;        // V: token ids are in [0, V)
-  int context = 2048;       // maximum sequence length T
-  double rope_theta = 10000.0;  // RoPE base
-  double norm_eps = 1e-5;       // RMSNorm epsilon
-  bool tie_embeddings = false;  // LM head = the token embedding (no lm_head.weight)
+  int layers = 22;          ///< L: transformer blocks (num_hidden_layers).
+  int heads = 32;           ///< H: query heads per block (num_attention_heads).
+  /// H_kv (G): key/value heads, dividing H (H_kv = H is plain multi-head; num_key_value_heads).
+  int kv_heads = 4;
+  int width = 2048;         ///< C: residual stream width; head size d = C / H (even, for RoPE).
+  int mlp_hidden = 5632;    ///< M: SwiGLU neurons per block (gate, up, down; intermediate_size).
+  int vocab = 32000;        ///< V: token ids are in [0, V) (vocab_size).
+  int context = 2048;       ///< Maximum sequence length T (max_position_embeddings).
+  double rope_theta = 10000.0;  ///< RoPE base (rope_theta).
+  double norm_eps = 1e-5;       ///< RMSNorm epsilon (rms_norm_eps).
+  bool tie_embeddings = false;  ///< LM head = the token embedding, no lm_head.weight.
 
   /// d = C / H, the size of one attention head.
   [[nodiscard]] constexpr int head_dim() const { return heads > 0 ? width / heads : 0; }

@@ -39,16 +39,19 @@
 
 namespace est {
 
+/// The Llama model family (a ModelFamily): what subnetworks, slice plans, FLOPs and Hugging Face
+/// files mean for a LlamaConfig. Every member is static.
 struct LlamaFamily {
-  using config_type = LlamaConfig;
-  static constexpr std::string_view name = "llama";
+  using config_type = LlamaConfig;                  ///< The configuration type of the family.
+  static constexpr std::string_view name = "llama";  ///< The family's name in checkpoints.
 
   /// (layers, heads, mlp_hidden): heads are query heads; key/value groups follow from them.
   [[nodiscard]] static constexpr SubnetworkShape subnetwork_shape(const LlamaConfig& c) noexcept {
     return {c.layers, c.heads, c.mlp_hidden};
   }
 
-  /// The slice plan of `subnet`, in the arena order of layout_llama (parameters.hpp).
+  /// The slice plan of `subnet`, in the arena order of layout_llama (parameters.hpp). Throws
+  /// value_error when `subnet` is not a valid subnetwork of `config`'s shape.
   [[nodiscard]] static SlicePlan slice_plan(const LlamaConfig& config, const Subnetwork& subnet) {
     detail::check_subnetwork_of(subnetwork_shape(config), subnet, "Llama slice_plan");
     const Index V = config.vocab, C = config.width, d = config.head_dim(), M = config.mlp_hidden,
@@ -111,6 +114,8 @@ struct LlamaFamily {
   }
 
   /// FLOPs of one forward and backward pass of `subnet` over a (batch, seq) batch (see above).
+  /// Throws value_error unless batch, seq >= 1, kv_heads divides heads and `subnet` is valid
+  /// for `config`.
   [[nodiscard]] static StepFlops step_flops(const LlamaConfig& config, std::int64_t batch,
                                             std::int64_t seq, const Subnetwork& subnet) {
     require<value_error>(batch >= 1 && seq >= 1,
@@ -131,11 +136,13 @@ struct LlamaFamily {
             {"norm_eps", c.norm_eps}, {"tie_embeddings", c.tie_embeddings}};
   }
 
-  /// transformers' config.json of the configuration, and back (models/llama/hf_config.hpp).
+  /// transformers' config.json of the configuration (llama_hf_config, models/llama/hf_config.hpp).
   [[nodiscard]] static nlohmann::json hf_config(const LlamaConfig& c,
                                                 std::string_view torch_dtype = "float32") {
     return llama_hf_config(c, torch_dtype);
   }
+  /// The configuration a parsed config.json `j` describes (llama_config_from_hf); throws
+  /// io_error naming `where` and every setting est's Llama does not implement.
   [[nodiscard]] static LlamaConfig config_from_hf(const nlohmann::json& j,
                                                   const std::string& where) {
     return llama_config_from_hf(j, where);
@@ -152,7 +159,7 @@ struct LlamaFamily {
   }
 
   /// Reads the weights of `path` — a checkpoint directory, a safetensors file or a sharded
-  /// checkpoint's index.
+  /// checkpoint's index — into `arena` (load_llama_safetensors).
   template <class T>
   static void load_weights(const std::filesystem::path& path, const LlamaConfig&,
                            const std::vector<ParameterSpec>& specs, std::span<T> arena) {
@@ -160,9 +167,10 @@ struct LlamaFamily {
   }
 };
 
+/// Registers LlamaFamily as the family of LlamaConfig.
 template <>
 struct family_of<LlamaConfig> {
-  using type = LlamaFamily;
+  using type = LlamaFamily;  ///< The family of LlamaConfig.
 };
 
 /// FLOPs of one step of `subnet` of a Llama (the family's count).

@@ -123,14 +123,16 @@ void load_llama(const std::filesystem::path& path, const std::vector<ParameterSp
 
 }  // namespace detail
 
-/// Writes every tensor of `specs` (from `arena`) under its Hugging Face Llama name, as F32 (F64
-/// for a double arena), with metadata {"format": "pt"} plus `metadata`.
+/// Writes every tensor of `specs` (from `arena`) under its Hugging Face Llama name, as F32, with
+/// metadata {"format": "pt"} plus `metadata` (whose entries win). Throws shape_error when a spec
+/// does not fit the arena, before anything is written.
 inline void save_llama_safetensors(const std::filesystem::path& path,
                                    const std::vector<ParameterSpec>& specs,
                                    std::span<const float> arena,
                                    const std::map<std::string, std::string>& metadata = {}) {
   detail::save_parameter_arena<float>("save_llama_safetensors", path, specs, arena, metadata);
 }
+/// As above, for a double arena, written as F64.
 inline void save_llama_safetensors(const std::filesystem::path& path,
                                    const std::vector<ParameterSpec>& specs,
                                    std::span<const double> arena,
@@ -139,15 +141,18 @@ inline void save_llama_safetensors(const std::filesystem::path& path,
 }
 
 /// Reads every tensor of `specs` from a Llama safetensors file — or from the shards of a
-/// `model.safetensors.index.json`, or from a directory holding either — into `arena` (F32, F64, F16 or
-/// BF16 values, converted). Throws io_error naming the file and the first tensor that is
-/// missing or of another shape, with both configurations, or naming the architecture of a file
-/// that is not a Llama; the arena is written only after every check has passed.
+/// `model.safetensors.index.json`, or from a directory holding either — into `arena` (F32, F64,
+/// F16 or BF16 values, converted). Throws io_error naming the file and the first tensor (in arena
+/// order) that is missing or has another shape (with both configurations) or dtype, a tensor of
+/// a layer the model lacks, or a file that is not a Llama (saying so when it holds a GPT-2);
+/// shape_error when a spec does not fit the arena. The arena is written only after every check
+/// has passed.
 inline void load_llama_safetensors(const std::filesystem::path& path,
                                    const std::vector<ParameterSpec>& specs,
                                    std::span<float> arena) {
   detail::load_llama<float>(path, specs, arena);
 }
+/// As above, into a double arena.
 inline void load_llama_safetensors(const std::filesystem::path& path,
                                    const std::vector<ParameterSpec>& specs,
                                    std::span<double> arena) {

@@ -3,7 +3,7 @@
 // positions, SwiGLU MLP, no biases), a final RMSNorm and an LM head (its own matrix, or the token
 // embedding when the configuration ties them), trained with the mean next-token cross-entropy.
 // The architecture of Llama 2 and TinyLlama, with Hugging Face's tensor names and layouts
-// (llama_parameters.hpp) and its RoPE convention (rotate-half, backend/cpu/rope.hpp).
+// (parameters.hpp) and its RoPE convention (rotate-half, backend/cpu/rope.hpp).
 //
 // Shapes: B batch, T sequence (<= context), C width, H query heads, G key/value heads, d head
 // size, M MLP hidden, V vocabulary.
@@ -40,6 +40,10 @@
 
 namespace est {
 
+/// A Llama of configuration `Config` on `Device` (est::cpu, est::cuda), with float or double
+/// parameters, gradients and activations. The passes are CausalLm's; the parameters and the
+/// gradients live in two flat arenas laid out by layout_llama. static_asserts refuse an invalid
+/// configuration. Not copyable; `ctx` must outlive the model.
 template <LlamaConfig Config, class Device = cpu, class Scalar = float>
 class Llama : public CausalLm<Llama<Config, Device, Scalar>, Device, Scalar> {
   static_assert(Config.layers >= 1, "LlamaConfig: layers must be >= 1");
@@ -62,10 +66,10 @@ class Llama : public CausalLm<Llama<Config, Device, Scalar>, Device, Scalar> {
   static_assert(device<Device>, "Llama: Device must be a device tag (est::cpu, est::cuda)");
 
  public:
-  static constexpr LlamaConfig config = Config;
-  using family = LlamaFamily;
-  using Base = CausalLm<Llama, Device, Scalar>;
-  using typename Base::Tokens;
+  static constexpr LlamaConfig config = Config;  ///< The model's configuration.
+  using family = LlamaFamily;  ///< The model family: slice plans, FLOPs and Hugging Face files.
+  using Base = CausalLm<Llama, Device, Scalar>;  ///< The base that runs the passes.
+  using typename Base::Tokens;  ///< (B, T) token ids, on the host for every device.
 
   /// Initialisation from `seed`: matrices normal(0, 0.02), the residual output projections
   /// (o_proj, down_proj) normal(0, 0.02 / sqrt(2 L)), RMSNorm weights 1. Tensor i of the arena
@@ -117,21 +121,28 @@ class Llama : public CausalLm<Llama<Config, Device, Scalar>, Device, Scalar> {
   /// Sets every gradient to zero.
   void zero_grad() { fill_zero(this->context(), grads_.view()); }
 
-  /// Named views of the parameters / gradients (see llama_parameters.hpp).
+  /// Named views of the parameters (see parameters.hpp), writable through the views.
   [[nodiscard]] const LlamaTensors<Scalar, Device>& parameters() noexcept { return p_; }
+  /// Named views of the gradients, in the parameters' layout.
   [[nodiscard]] const LlamaTensors<Scalar, Device>& gradients() noexcept { return g_; }
+  /// Read-only named views of the parameters.
   [[nodiscard]] const LlamaTensors<const Scalar, Device>& parameters() const noexcept {
     return p_const_;
   }
+  /// Read-only named views of the gradients.
   [[nodiscard]] const LlamaTensors<const Scalar, Device>& gradients() const noexcept {
     return g_const_;
   }
-  /// The flat arenas (on the model's device), for optimizers and checkpoints.
+  /// The flat parameter arena (parameter_count() elements, on the model's device), for
+  /// optimizers and checkpoints.
   [[nodiscard]] TensorView<Scalar, Device> parameter_arena() noexcept { return params_.view(); }
+  /// The flat gradient arena, in the parameter arena's layout.
   [[nodiscard]] TensorView<Scalar, Device> gradient_arena() noexcept { return grads_.view(); }
+  /// Read-only parameter arena.
   [[nodiscard]] TensorView<const Scalar, Device> parameter_arena() const noexcept {
     return params_.view();
   }
+  /// Read-only gradient arena.
   [[nodiscard]] TensorView<const Scalar, Device> gradient_arena() const noexcept {
     return grads_.view();
   }

@@ -23,18 +23,19 @@
 
 namespace est {
 
-/// Views of one Llama block's tensors.
+/// Views of one Llama block's tensors; the names below follow the prefix `model.layers.N` (N the
+/// block's index). q, k and v are adjacent in the arena, and so are gate and up.
 template <class T, class Device = cpu>
 struct LlamaLayerTensors {
-  TensorView<T, Device> input_norm;  // (C)      input_layernorm.weight
-  TensorView<T, Device> q;           // (H·d, C) self_attn.q_proj.weight: rows i·d.. are head i's
-  TensorView<T, Device> k;           // (G·d, C) self_attn.k_proj.weight: rows j·d.. are group j's
-  TensorView<T, Device> v;           // (G·d, C) self_attn.v_proj.weight
-  TensorView<T, Device> o;           // (C, H·d) self_attn.o_proj.weight: columns i·d.. read head i
-  TensorView<T, Device> post_norm;   // (C)      post_attention_layernorm.weight
-  TensorView<T, Device> gate;        // (M, C)   mlp.gate_proj.weight: row n feeds neuron n
-  TensorView<T, Device> up;          // (M, C)   mlp.up_proj.weight
-  TensorView<T, Device> down;        // (C, M)   mlp.down_proj.weight: column n reads neuron n
+  TensorView<T, Device> input_norm;  ///< (C)      input_layernorm.weight
+  TensorView<T, Device> q;           ///< (H·d, C) self_attn.q_proj.weight: rows i·d.. are head i's
+  TensorView<T, Device> k;           ///< (G·d, C) self_attn.k_proj.weight: rows j·d.. are group j's
+  TensorView<T, Device> v;           ///< (G·d, C) self_attn.v_proj.weight
+  TensorView<T, Device> o;           ///< (C, H·d) self_attn.o_proj.weight: head i in columns i·d..
+  TensorView<T, Device> post_norm;   ///< (C)      post_attention_layernorm.weight
+  TensorView<T, Device> gate;        ///< (M, C)   mlp.gate_proj.weight: row n feeds neuron n
+  TensorView<T, Device> up;          ///< (M, C)   mlp.up_proj.weight
+  TensorView<T, Device> down;        ///< (C, M)   mlp.down_proj.weight: column n reads neuron n
 
   /// q, k and v as one ((H + 2G)·d, C) matrix.
   [[nodiscard]] MatrixView<T, Device> qkv() const {
@@ -49,15 +50,24 @@ struct LlamaLayerTensors {
 /// Views of every tensor of a Llama model (parameters or their gradients).
 template <class T, class Device = cpu>
 struct LlamaTensors {
-  TensorView<T, Device> embed;  // (V, C) model.embed_tokens.weight
-  std::vector<LlamaLayerTensors<T, Device>> layers;  // L blocks
-  TensorView<T, Device> norm;     // (C)    model.norm.weight
-  TensorView<T, Device> lm_head;  // (V, C) lm_head.weight; the embedding itself when tied
+  TensorView<T, Device> embed;  ///< (V, C) model.embed_tokens.weight
+  std::vector<LlamaLayerTensors<T, Device>> layers;  ///< L blocks
+  TensorView<T, Device> norm;     ///< (C)    model.norm.weight
+  TensorView<T, Device> lm_head;  ///< (V, C) lm_head.weight; the embedding itself when tied
 };
 
 /// A layer's tensors in arena order (layout_llama takes them in this order).
 enum class LlamaLayerTensor : std::size_t {
-  input_norm, q, k, v, o, post_norm, gate, up, down, count
+  input_norm,  ///< input_layernorm.weight
+  q,           ///< self_attn.q_proj.weight
+  k,           ///< self_attn.k_proj.weight
+  v,           ///< self_attn.v_proj.weight
+  o,           ///< self_attn.o_proj.weight
+  post_norm,   ///< post_attention_layernorm.weight
+  gate,        ///< mlp.gate_proj.weight
+  up,          ///< mlp.up_proj.weight
+  down,        ///< mlp.down_proj.weight
+  count        ///< The number of tensors per layer (9), not a tensor.
 };
 
 /// The position in arena order (of specs, or of a slice plan's tensors) of a layer's tensor:

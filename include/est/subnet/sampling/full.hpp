@@ -12,10 +12,12 @@ namespace est::sampling {
 
 /// Everything active at every step, whatever the rates: plain training through the EST path.
 struct Full {
+  /// Subnetwork::full(`shape`), ignoring the rates and the step.
   [[nodiscard]] Subnetwork sample(const SubnetworkShape& shape, const Rates&,
                                   std::int64_t) const {
     return Subnetwork::full(shape);
   }
+  /// "sampling::Full".
   [[nodiscard]] std::string_view name() const noexcept { return "sampling::Full"; }
 };
 

@@ -17,9 +17,10 @@
 // the steps in which it trained, fed by the trainer through observe() after every step that
 // updated the weights (subnet/unit_gradients.hpp computes the norms from the slice plan). A unit
 // not yet observed counts as the mean of the observed units of its layer and kind (all units
-// alike before any observation: the first steps sample uniformly). The state is saved in
-// checkpoints; the subnetwork is a pure function of (seed, step, state), the same on every rank
-// that observes the same (reduced) gradients.
+// alike before any observation: the first steps keep each unit with probability k/N, evenly
+// spaced units by systematic sampling). The state is saved in checkpoints; the subnetwork is a
+// pure function of (seed, step, state), the same on every rank that observes the same (reduced)
+// gradients.
 
 #include <algorithm>
 #include <cmath>
@@ -110,6 +111,25 @@ namespace est {
 
 namespace sampling {
 
+/// Importance-weighted sampling: heads and neurons whose gradients have been large are drawn
+/// more often, each kept unit's output scaled by 1/π_i (Horvitz–Thompson), so that every sliced
+/// layer stays an unbiased estimate of the full one.
+///
+/// Layers are drawn as sampling::Uniform draws them. In each active layer, heads (or groups of
+/// `head_group` heads, which weigh what their heads weigh together) and neurons each get weights
+/// w_i = (1-α)·g_i/Σg + α/N, where g_i is the unit's running gradient magnitude and α the
+/// uniform share; inclusion_probabilities() turns them into π_i with Σπ_i = k (k from
+/// active_count(), without granularity), and systematic_sample() keeps exactly k units, unit i
+/// with probability π_i, from one uniform number per layer and kind (Philox under `seed`, stream
+/// rng_stream(RngPurpose::subnetwork, step), counters L + 2l and L + 2l + 1).
+///
+/// g is an exponential moving average (decay β) of each unit's gradient 2-norm over the steps
+/// in which it trained, fed by observe(). A unit not yet observed counts as the mean of the
+/// observed units of its layer and kind; before any observation every unit weighs the same, so
+/// the first steps keep every unit with probability k/N (scale N/k), though systematic sampling
+/// then keeps evenly spaced units rather than any k-subset. The statistic is the policy's
+/// checkpointed state (state(), restore()): the subnetwork is a pure function of
+/// (seed, step, state).
 class Importance {
  public:
   /// `uniform_share` α in (0, 1]: the weight every unit gets whatever its gradients (α = 1 is
@@ -127,6 +147,9 @@ class Importance {
                          head_group);
   }
 
+  /// The subnetwork of `step` at `rates`, every active layer with per-unit scales 1/π_i. Throws
+  /// value_error when a rate is outside (0, 1], `step` is negative, `head_group` does not
+  /// divide `shape.heads` or the statistic belongs to another shape.
   [[nodiscard]] Subnetwork sample(const SubnetworkShape& shape, const Rates& rates,
                                   std::int64_t step) const {
     check_rates(rates, name());
@@ -174,7 +197,11 @@ class Importance {
     return subnet;
   }
 
-  /// Folds the gradient norms of the units `subnet` trained at `step` into the statistic.
+  /// Folds the gradient norms of the units `subnet` trained at `step` into the statistic: a
+  /// unit's first norm is taken as is, later ones as β·g + (1-β)·norm; units that did not train
+  /// keep their value. Throws value_error when `norms` is of another shape than `subnet`, the
+  /// statistic belongs to another shape, or a trained unit's norm is negative or not finite
+  /// (units folded before the bad one stay folded).
   void observe(std::int64_t, const Subnetwork& subnet, const UnitGradients& norms) {
     const SubnetworkShape& shape = subnet.shape();
     require<value_error>(norms.shape == shape, name(), "::observe: gradient norms of shape (",
@@ -204,8 +231,9 @@ class Importance {
     return {{"heads", heads_}, {"neurons", neurons_}};
   }
 
-  /// Restores state() (checked: the same keys, sizes that belong together, values finite and
-  /// >= 0 or exactly -1).
+  /// Restores state(). Throws value_error unless `state` has exactly the keys "heads" and
+  /// "neurons", both empty or both not, with values finite and >= 0 or exactly -1. The sizes
+  /// are checked against the model's shape by the next sample() or observe().
   void restore(const std::map<std::string, std::vector<double>>& state) {
     require<value_error>(state.size() == 2 && state.contains("heads") && state.contains("neurons"),
                          name(), "::restore: expected the entries \"heads\" and \"neurons\"");
@@ -223,10 +251,15 @@ class Importance {
     neurons_ = neurons;
   }
 
+  /// "sampling::Importance".
   [[nodiscard]] std::string_view name() const noexcept { return "sampling::Importance"; }
+  /// The Philox key of every draw.
   [[nodiscard]] std::uint64_t seed() const noexcept { return seed_; }
+  /// α, in (0, 1]: the share of every unit's weight that ignores its gradients.
   [[nodiscard]] double uniform_share() const noexcept { return uniform_share_; }
+  /// β, in [0, 1): the decay of the running gradient magnitude.
   [[nodiscard]] double decay() const noexcept { return decay_; }
+  /// Heads per drawn group (1: heads drawn one by one).
   [[nodiscard]] int head_group() const noexcept { return head_group_; }
 
  private:

@@ -34,6 +34,24 @@
 
 namespace est {
 
+/// A sampling policy: the subnetwork that trains at each optimizer step.
+///
+/// A type `S` is a sampling policy when a `const S& s` offers
+/// - `s.sample(shape, rates, step)` returning est::Subnetwork: the subnetwork of `shape` that
+///   trains at optimizer step `step` (0-based) under the growth policy's `rates` (each in
+///   (0, 1]). It must be a pure function of its arguments and the policy's own state, so that
+///   every data-parallel rank and every resumed run computes the same subnetwork for the same
+///   step without communicating: draw random numbers from Philox keyed by (seed, step), as
+///   est::sampling::Uniform does, not from a generator that carries state from step to step.
+///   The result must have `shape` and pass Subnetwork::validate(); est::SubnetworkSchedule::at()
+///   checks it and throws value_error naming the policy and the step otherwise. A policy may
+///   throw value_error itself (bad rates, a shape it cannot serve); the schedule rethrows it with
+///   the policy's name and the step.
+/// - `s.name()` convertible to `std::string_view`: the policy's name in error messages.
+///
+/// The trainer calls `sample` once per optimizer step, through est::SubnetworkSchedule::at(),
+/// before any parameter or gradient is touched; the subnetwork serves every micro-batch of the
+/// step. active_count() and draw_without_replacement() are the draws est's policies are made of.
 template <class S>
 concept SamplingPolicy =
     requires(const S& s, const SubnetworkShape& shape, const Rates& rates, std::int64_t step) {
@@ -41,7 +59,25 @@ concept SamplingPolicy =
       { s.name() } -> std::convertible_to<std::string_view>;
     };
 
-/// A sampling policy that learns from the gradients of the units it drew (see above).
+/// A sampling policy that learns from the gradients of the units it drew.
+///
+/// On top of est::SamplingPolicy, a type `S` offers
+/// - `s.observe(step, trained, norms)`: the trainer calls it after every step that updated the
+///   weights (not after a step skipped for a non-finite loss or gradient norm), with that step's
+///   subnetwork `trained` and the gradient 2-norms of its units (est::UnitGradients, computed by
+///   unit_gradient_norms() from the step's slice plan after gradient clipping). Units that did
+///   not train read 0, and so do the units of a layer that trains all its heads (or all its
+///   neurons) at the default scales, since the slice plan has no index list for them.
+/// - `cs.state()` returning `std::map<std::string, std::vector<double>>`: everything `observe`
+///   has learned, saved in the `"sampling"` entry of every checkpoint's state.json (doubles
+///   written with 17 significant digits, so they read back bit for bit).
+/// - `s.restore(state)`: loads what state() returned. It throws value_error for a state it
+///   cannot accept, which load_checkpoint() reports as an io_error; a checkpoint without a
+///   `"sampling"` entry restores the empty map, which a policy with state may refuse.
+///
+/// The policy's state is then part of the run: the subnetwork of a step is a pure function of
+/// (seed, step, state), and a checkpoint resumes it bit for bit. load_checkpoint() restores
+/// into a copy of the trainer's policy, so the type must be copyable.
 template <class S>
 concept ObservingSamplingPolicy =
     SamplingPolicy<S> &&

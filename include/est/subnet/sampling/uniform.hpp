@@ -28,6 +28,9 @@ namespace est::sampling {
 /// other layers were drawn, and nothing depends on earlier steps.
 class Uniform {
  public:
+  /// Draws under `seed`, rounding partial neuron counts to multiples of `neuron_granularity`
+  /// (see active_count()) and drawing heads in groups of `head_group`; throws value_error when
+  /// either is below 1.
   explicit Uniform(std::uint64_t seed = 0, int neuron_granularity = 1, int head_group = 1)
       : seed_(seed), granularity_(neuron_granularity), head_group_(head_group) {
     require<value_error>(neuron_granularity >= 1,
@@ -37,6 +40,9 @@ class Uniform {
                          head_group);
   }
 
+  /// The subnetwork of `step` at `rates`, with the default scales H/|heads| and M/|neurons|.
+  /// Throws value_error when a rate is outside (0, 1], `step` is negative or `head_group` does
+  /// not divide `shape.heads`.
   [[nodiscard]] Subnetwork sample(const SubnetworkShape& shape, const Rates& rates,
                                   std::int64_t step) const {
     check_rates(rates, name());
@@ -68,9 +74,13 @@ class Uniform {
     }
     return subnet;
   }
+  /// "sampling::Uniform".
   [[nodiscard]] std::string_view name() const noexcept { return "sampling::Uniform"; }
+  /// The Philox key of every draw.
   [[nodiscard]] std::uint64_t seed() const noexcept { return seed_; }
+  /// Partial neuron counts are rounded to multiples of this (1: not rounded).
   [[nodiscard]] int neuron_granularity() const noexcept { return granularity_; }
+  /// Heads per drawn group (1: heads drawn one by one).
   [[nodiscard]] int head_group() const noexcept { return head_group_; }
 
  private:
