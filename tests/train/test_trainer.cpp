@@ -314,6 +314,10 @@ TEST_CASE("damaged or non-finite checkpoints are refused before anything changes
   run.trainer.step();
   EST_CHECK_THROWS(est::save_checkpoint(dir, run.trainer, {}), est::value_error,
                    "refusing to save non-finite weights");
+  // ... and the refusal leaves no temporary directory behind.
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    CHECK(entry.path().filename().string().find(".tmp-") == std::string::npos);
+  }
 }
 
 TEST_CASE("the trainer stops after too many non-finite steps in a row", "[trainer]") {

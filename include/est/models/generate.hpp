@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <numeric>
 #include <span>
+#include <type_traits>
 #include <vector>
 
 #include "est/core/error.hpp"
@@ -85,6 +86,9 @@ template <class Model>
 [[nodiscard]] std::vector<std::int32_t> generate(Model& model, std::span<const std::int32_t> prompt,
                                                  int max_new_tokens,
                                                  const GenerationOptions& options = {}) {
+  static_assert(std::is_same_v<typename Model::device_type, cpu>,
+                "generate: reads the logits on the host, so the model must be on the CPU (copy "
+                "a GPU model's parameter arena into a CPU model to generate)");
   require<value_error>(!prompt.empty(), "generate: the prompt is empty (give at least one token)");
   require<value_error>(max_new_tokens >= 0, "generate: max_new_tokens must be >= 0, got ",
                        max_new_tokens);

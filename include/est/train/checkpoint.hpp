@@ -309,6 +309,12 @@ std::filesystem::path save_checkpoint(const std::filesystem::path& dir, Trainer&
                     dir.string(), "': ", ec.message());
   const std::int64_t step = trainer.steps_done();
   const fs::path final_dir = dir / detail::checkpoint_name(step);
+  // Checked before anything is created, so that a refusal leaves nothing behind.
+  auto& model = trainer.model();
+  const auto arena = model.parameter_arena();
+  const std::span<const T> weights(arena.data(), std::size_t(arena.numel()));
+  detail::require_finite<value_error>(weights,
+                                      "save_checkpoint: refusing to save non-finite weights");
   detail::remove_stale_temporaries(dir);
   if (fs::exists(final_dir)) {
     // A directory without a complete state.json is no checkpoint (the remains of a deletion by
@@ -327,11 +333,6 @@ std::filesystem::path save_checkpoint(const std::filesystem::path& dir, Trainer&
   fs::create_directory(tmp, ec);
   require<io_error>(!ec, "cannot write to checkpoint directory '", dir.string(), "': ",
                     ec.message());
-  auto& model = trainer.model();
-  const auto arena = model.parameter_arena();
-  const std::span<const T> weights(arena.data(), std::size_t(arena.numel()));
-  detail::require_finite<value_error>(weights,
-                                      "save_checkpoint: refusing to save non-finite weights");
   try {
     Family::save_weights(tmp, Trainer::config, model.parameter_specs(), weights,
                          {{"est.step", std::to_string(step)}});

@@ -275,7 +275,7 @@ void llama_mlp_backward(const Context<Device>& c, MatrixView<T, Device> d_norm,
   TensorView<T, Device> d_act(a.d_act.data(), {B, T_, m});
   TensorView<T, Device> d_gate_up(a.d_gate_up.data(), {B, T_, 2 * m});
   ws.backward_columns(c, d_act.matrix(N), gw.down.matrix(), d_branch, act.matrix(N),
-                      w.down.matrix(), T(M) / T(m), all);
+                      w.down.matrix(), T(slice.scale), all);
   swiglu_backward<T>(c, d_gate_up.matrix(N), d_act.matrix(N), gate_up.matrix(N));
   ws.backward_rows(c, d_norm, gw.gate_up(), d_gate_up.matrix(N), norm_2, w.gate_up(), all);
 }
