@@ -8,6 +8,7 @@
 // writes data/shakespeare_train.bin and data/shakespeare_val.bin (the last --val-fraction).
 
 #include <cstdio>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -56,6 +57,12 @@ int main(int argc, char** argv) {
     est::require<est::value_error>(val >= 1 && val < tokens.size(), "'", input, "' gives ",
                                    tokens.size(), " tokens: too few to split with --val-fraction ",
                                    val_fraction);
+    // --out data/book writes into data/, made when missing.
+    const auto parent = std::filesystem::path(out + "_train.bin").parent_path();
+    std::error_code ec;
+    if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+    est::require<est::io_error>(!ec, "--out: cannot create the directory '", parent.string(),
+                                "': ", ec.message());
     est::write_llmc_tokens(out + "_train.bin", all.first(tokens.size() - val));
     est::write_llmc_tokens(out + "_val.bin", all.last(val));
     std::printf("%zu bytes -> %zu tokens (%s): %s_train.bin (%zu), %s_val.bin (%zu)\n",

@@ -2,6 +2,7 @@
 // est-train's command line: every option, with its checks. The options that define the run (and
 // are stored in its checkpoints) are collected apart, so that --resume can refuse them.
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -10,6 +11,7 @@
 #include "data.hpp"
 #include "presets.hpp"
 #include "run_config.hpp"
+#include "sampling.hpp"
 
 namespace est_train {
 
@@ -95,9 +97,16 @@ inline void add_options(CLI::App& app, RunConfig& run, Invocation& inv, std::vec
   add(app.add_option("--head-sampling", run.head_sampling, "heads (query heads one by one) or "
                  "kv-groups (whole key/value groups; Llama presets)")
       ->check(CLI::IsMember({"heads", "kv-groups"}))->capture_default_str());
-  add(app.add_option("--sampling", run.sampling, "uniform (the paper's) or importance (heads and "
-                 "neurons by their running gradient magnitude, outputs scaled by 1/pi)")
-      ->check(CLI::IsMember({"uniform", "importance"}))->capture_default_str());
+  // The policies this program knows: est-train's own, or those a program embedding it registered.
+  auto samplers = inv.samplers ? inv.samplers
+                               : std::make_shared<const SamplingRegistry>(SamplingRegistry::builtin());
+  add(app.add_option("--sampling", run.sampling, "sampling policy: " + samplers->names() +
+                 " (uniform: the paper's; importance: heads and neurons by their running gradient "
+                 "magnitude, outputs scaled by 1/pi)")
+      ->check(CLI::Validator([samplers](std::string& name) {
+        return samplers->contains(name) ? std::string()
+                                        : "expected " + samplers->names() + ", got '" + name + "'";
+      }, "POLICY"))->capture_default_str());
   add(app.add_option("--importance-share", run.importance_share, "importance sampling: the "
                  "uniform share of every unit's weight, in (0, 1]")
       ->check(CLI::Range(1e-9, 1.0))->capture_default_str());

@@ -2,9 +2,12 @@
 // The model presets est-train offers: a closed list of compile-time configurations of the two
 // families (GPT-2 and Llama). A name outside the list is an error that prints the list.
 
+#include <iterator>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <est/core/error.hpp>
@@ -84,17 +87,31 @@ std::string preset_named_by(const Config& config) {
   return gpt2.empty() ? match(llama_presets) : gpt2;
 }
 
+namespace detail {
+/// `f.template operator()<Presets[i].config>()` for the preset i named `name`, or nothing.
+template <const auto& Presets, class F, std::size_t... I>
+auto call_preset(std::string_view name, F& f, std::index_sequence<I...>) {
+  using Result = decltype(f.template operator()<Presets[0].config>());
+  std::optional<Result> out;
+  ((name == Presets[I].name && (out.emplace(f.template operator()<Presets[I].config>()), true)) ||
+   ...);
+  return out;
+}
+}  // namespace detail
+
 /// Calls `f.template operator()<config>()` for the preset named `name` (config is an
-/// est::Gpt2Config or an est::LlamaConfig).
+/// est::Gpt2Config or an est::LlamaConfig) and returns its result; throws value_error listing
+/// the presets for an unknown name. Every preset of the tables above is reachable.
 template <class F>
-decltype(auto) with_preset(std::string_view name, F&& f) {
-  if (name == gpt2_presets[0].name) return f.template operator()<gpt2_presets[0].config>();
-  if (name == gpt2_presets[1].name) return f.template operator()<gpt2_presets[1].config>();
-  if (name == gpt2_presets[2].name) return f.template operator()<gpt2_presets[2].config>();
-  if (name == gpt2_presets[3].name) return f.template operator()<gpt2_presets[3].config>();
-  if (name == llama_presets[0].name) return f.template operator()<llama_presets[0].config>();
-  if (name == llama_presets[1].name) return f.template operator()<llama_presets[1].config>();
-  if (name == llama_presets[2].name) return f.template operator()<llama_presets[2].config>();
+auto with_preset(std::string_view name, F&& f) {
+  if (auto r = detail::call_preset<gpt2_presets>(
+          name, f, std::make_index_sequence<std::size(gpt2_presets)>())) {
+    return std::move(*r);
+  }
+  if (auto r = detail::call_preset<llama_presets>(
+          name, f, std::make_index_sequence<std::size(llama_presets)>())) {
+    return std::move(*r);
+  }
   est::fail<est::value_error>("unknown preset '", name, "'; the presets are:\n", preset_list());
 }
 

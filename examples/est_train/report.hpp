@@ -40,13 +40,21 @@ inline void print_comparison(const RunResult& base, const RunResult& est) {
               est.val_loss - base.val_loss);
   std::printf("%-22s %14.4f %14.4f %+14.4f\n", "final train loss", base.train_loss,
               est.train_loss, est.train_loss - base.train_loss);
-  std::printf("%-22s %14s %14s %13.1f%%\n", "training FLOPs", flops_text(base.flops).c_str(),
+  std::printf("%-22s %14s %14s %+13.1f%%\n", "training FLOPs", flops_text(base.flops).c_str(),
               flops_text(est.flops).c_str(), -100.0 * (1.0 - est.flops / base.flops));
-  std::printf("%-22s %14s %14s %13.1f%%\n", "wall-clock", duration_text(base.seconds).c_str(),
+  std::printf("%-22s %14s %14s %+13.1f%%\n", "wall-clock", duration_text(base.seconds).c_str(),
               duration_text(est.seconds).c_str(), -100.0 * (1.0 - est.seconds / base.seconds));
-  std::printf("\nEST saved %.1f%% of the training FLOPs and %.1f%% of the training time; its "
-              "final validation loss is %.4f %s the baseline's.\n",
-              100.0 * (1.0 - est.flops / base.flops), 100.0 * (1.0 - est.seconds / base.seconds),
+  const double time_saved = 100.0 * (1.0 - est.seconds / base.seconds);
+  char time_text[96];
+  if (time_saved >= 0) {
+    std::snprintf(time_text, sizeof time_text, "%.1f%% of the training time", time_saved);
+  } else {
+    std::snprintf(time_text, sizeof time_text, "no training time (it took %.1f%% longer)",
+                  -time_saved);
+  }
+  std::printf("\nEST saved %.1f%% of the training FLOPs and %s; its final validation loss is "
+              "%.4f %s the baseline's.\n",
+              100.0 * (1.0 - est.flops / base.flops), time_text,
               std::abs(est.val_loss - base.val_loss),
               est.val_loss <= base.val_loss ? "below" : "above");
 }

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <string>
 #include <tuple>
 #include <type_traits>
@@ -182,6 +183,8 @@ inline void check_run_config(const RunConfig& c) {
   in("--threads", c.threads, 0, 4096);
 }
 
+class SamplingRegistry;  // sampling.hpp
+
 struct Invocation {
   std::string checkpoint_dir;        // empty: no checkpoints
   std::int64_t checkpoint_interval = 0;  // 0: only at the end
@@ -194,6 +197,7 @@ struct Invocation {
   std::string prompt = "The ";
   bool quiet = false;
   bool append_metrics = false;       // add to --metrics instead of starting it (second run)
+  std::shared_ptr<const SamplingRegistry> samplers;  // the --sampling names; null: est-train's own
 };
 
 }  // namespace est_train

@@ -83,15 +83,11 @@ inline est::growth::ThreeStage growth_of(const RunConfig& run) {
       run.steps);
 }
 
-/// The sampling policy of a run (heads drawn in groups of `head_group`).
-inline RunSampling sampling_of(const RunConfig& run, int head_group) {
-  if (run.sampling == "importance") {
-    return RunSampling(est::sampling::Importance(run.seed, run.importance_share,
-                                                 run.importance_decay, head_group));
-  }
-  est::require<est::value_error>(run.sampling == "uniform", "--sampling: expected uniform or "
-                                 "importance, got '", run.sampling, "'");
-  return RunSampling(est::sampling::Uniform(run.seed, run.granularity, head_group));
+/// The sampling policy of a run (heads drawn in groups of `head_group`), from the policies the
+/// program registered (est-train's own when it registered none).
+inline RunSampling sampling_of(const RunConfig& run, const Invocation& inv, int head_group) {
+  if (inv.samplers) return inv.samplers->make(run, head_group);
+  return SamplingRegistry::builtin().make(run, head_group);
 }
 
 inline est::InactiveParameters inactive_of(const RunConfig& run) {
@@ -291,7 +287,7 @@ RunResult train_run(RunConfig run, const Invocation& inv, const std::string& lab
     }
   }
   est::SubnetworkSchedule subnetworks(est::subnetwork_shape(Config),
-                                      sampling_of(run, head_group_of<Config>(run)),
+                                      sampling_of(run, inv, head_group_of<Config>(run)),
                                       growth_of(run));
   est::Trainer trainer(model, ctx, std::move(subnetworks),
                        est::lr::WarmupCosine(run.lr, run.min_lr,
@@ -329,11 +325,13 @@ RunResult train_run(RunConfig run, const Invocation& inv, const std::string& lab
       heads += " (" + std::to_string(Config.kv_heads) + " key/value)";
     }
     std::printf("[%s] %s: %d layers, %s, width %d, %.1fM parameters | %s, %lld tokens | "
-                "batch %lld x %lld x %d | %d threads\n",
+                "batch %lld x %lld x %d | %d thread%s%s\n",
                 label.c_str(), run.preset.c_str(), Config.layers, heads.c_str(), Config.width,
                 double(Config.parameter_count()) / 1e6, data.name.c_str(),
                 static_cast<long long>(data.train->size()), static_cast<long long>(run.batch),
-                static_cast<long long>(run.seq), run.micro_batches, ctx.threads());
+                static_cast<long long>(run.seq), run.micro_batches, ctx.threads(),
+                ctx.threads() == 1 ? "" : "s",
+                run.schedule == "est" ? (" | sampling " + run.sampling).c_str() : "");
   }
 
   if (!checkpoint_dir.empty()) {
