@@ -4,7 +4,9 @@
 #   1. a checkpoint directory without room for a checkpoint is refused before training;
 #   2. a disk that fills up between checkpoints stops the run with a non-zero exit and a message,
 #      the earlier checkpoint stays complete and resumable, and no partial checkpoint remains;
-#   3. --metrics and --plot on a full disk fail loudly instead of leaving empty or cut files.
+#   3. --metrics and --plot on a full disk fail loudly instead of leaving empty or cut files;
+#   4. --resume on a disk without room for the next checkpoint is refused before training, and
+#      the checkpoint it would resume from stays byte for byte as it was.
 # Usage: full_disk_test.sh EST_TRAIN TEXT_FILE WORK_DIR
 set -u
 est_train=$1 data=$2 work=$3
@@ -44,6 +46,18 @@ cp -r "$work/small/b" "$work/big/b"
   || fail "2: the kept checkpoint does not resume"
 [[ -f $work/big/b/step-00000006/state.json ]] || fail "2: the resumed run did not finish"
 rm -rf "$work/small/b"
+
+# 4. A stopped run moved to the small disk: its 1.9 MB checkpoint leaves no room for the next.
+"$est_train" "${args[@]}" --checkpoint-dir "$work/big/c" --stop-after 2 > /dev/null 2>&1 \
+  || fail "4: the run to resume did not stop cleanly"
+cp -r "$work/big/c" "$work/small/c"
+digests() { (cd "$1" && find . -type f -exec sha256sum {} + | sort); }
+before=$(digests "$work/small/c")
+out=$("$est_train" --checkpoint-dir "$work/small/c" --resume --quiet 2>&1) \
+  && fail "4: --resume on a full disk exited 0: $out"
+[[ $out == *"cannot take a checkpoint"* ]] || fail "4: unexpected message: $out"
+[[ $before == "$(digests "$work/small/c")" ]] || fail "4: the stored checkpoint changed"
+rm -rf "$work/small/c"
 
 # 3. A full disk under --metrics and --plot.
 dd if=/dev/zero of="$work/small/filler" bs=64k status=none 2> /dev/null
