@@ -114,8 +114,23 @@ inline void add_options(CLI::App& app, RunConfig& run, Invocation& inv, std::vec
                  "the running gradient magnitudes, in [0, 1)")
       ->check(CLI::Range(0.0, 0.999999))->capture_default_str());
   add(app.add_option("--inactive", run.inactive, "optimizer treatment of parameters outside the "
-                 "subnetwork: frozen or zero-grad")
-      ->check(CLI::IsMember({"frozen", "zero-grad"}))->capture_default_str());
+                 "subnetwork: frozen, zero-grad, or mixed (zero-grad inside active layers, "
+                 "frozen in skipped ones)")
+      ->check(CLI::IsMember({"frozen", "zero-grad", "mixed"}))->capture_default_str());
+  add(app.add_option("--pin-layers", run.pin_layers, "uniform sampling: layers that train at "
+                 "every step: none, first, last or both")
+      ->check(CLI::IsMember({"none", "first", "last", "both"}))->capture_default_str());
+  add(app.add_option("--layer-draw", run.layer_draw, "uniform sampling: exact (max(1, round(pL*L)) "
+                 "layers) or bernoulli (each layer on its own, pL*L on average)")
+      ->check(CLI::IsMember({"exact", "bernoulli"}))->capture_default_str());
+  add(app.add_option("--lr-schedule", run.lr_schedule, "cosine (warmup, then cosine decay to "
+                 "--min-lr) or wsd (warmup, stable until --decay-start, then linear decay)")
+      ->check(CLI::IsMember({"cosine", "wsd"}))->capture_default_str());
+  add(app.add_option("--decay-start", run.decay_start, "wsd: start of the decay, fraction of "
+                 "the run")->check(CLI::Range(0.0, 1.0))->capture_default_str());
+  add(app.add_option("--rewarm", run.rewarm, "EST: re-warm the learning rate over this many "
+                 "steps when the full-model stage starts (0: no re-warm)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str());
   app.add_option("--checkpoint-dir", inv.checkpoint_dir, "write checkpoints here (compare: one "
                  "subdirectory per run)");
   app.add_option("--checkpoint-interval", inv.checkpoint_interval, "steps between checkpoints "

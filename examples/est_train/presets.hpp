@@ -32,6 +32,9 @@ inline constexpr Preset<est::Gpt2Config> gpt2_presets[] = {
      "GPT-2, 0.1M parameters, bytes; for tests and smoke runs"},
     {"mini", {.layers = 4, .heads = 4, .width = 256, .mlp_hidden = 1024, .vocab = 256, .context = 128},
      "GPT-2, 3.3M parameters, bytes; the default: a baseline-vs-EST comparison in a few minutes"},
+    {"deep", {.layers = 8, .heads = 8, .width = 128, .mlp_hidden = 512, .vocab = 256, .context = 128},
+     "GPT-2, 1.6M parameters, bytes; deeper and narrower than mini (8 layers of 8 heads) for "
+     "testing layer and head sampling"},
     {"10m", {.layers = 6, .heads = 6, .width = 384, .mlp_hidden = 1536, .vocab = 256, .context = 256},
      "GPT-2, 10.8M parameters, bytes; learns real text in tens of minutes on 2 cores"},
     {"gpt2-124m", est::presets::gpt2_small,

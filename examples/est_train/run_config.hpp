@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdint>
 #include <cmath>
+#include <initializer_list>
 #include <limits>
 #include <memory>
 #include <string>
@@ -51,7 +52,15 @@ struct RunConfig {
   std::string sampling = "uniform";             // "uniform" or "importance"
   double importance_share = 0.5;                // importance: the uniform share α of the weights
   double importance_decay = 0.9;                // importance: decay β of the running magnitudes
-  std::string inactive = "frozen";              // "frozen" or "zero-grad"
+  std::string inactive = "frozen";              // "frozen", "zero-grad" or "mixed"
+  std::string pin_layers = "none";              // uniform: "none", "first", "last" or "both"
+  std::string layer_draw = "exact";             // uniform: "exact" count or "bernoulli" draws
+  // Learning rate: "cosine" (warmup, cosine decay over the run) or "wsd" (warmup, stable until
+  // decay_start, linear decay); rewarm > 0 re-warms over that many steps when EST's full-model
+  // stage starts.
+  std::string lr_schedule = "cosine";
+  double decay_start = 0.5;                     // wsd: the decay's first step, fraction of the run
+  std::int64_t rewarm = 0;
   int threads = 0;                              // 0: all cores
 
   friend bool operator==(const RunConfig&, const RunConfig&) = default;
@@ -94,6 +103,11 @@ void visit_fields(Config& c, Visit&& visit) {
   visit("importance_share", c.importance_share, true);
   visit("importance_decay", c.importance_decay, true);
   visit("inactive", c.inactive, false);
+  visit("pin_layers", c.pin_layers, true);
+  visit("layer_draw", c.layer_draw, true);
+  visit("lr_schedule", c.lr_schedule, true);
+  visit("decay_start", c.decay_start, true);
+  visit("rewarm", c.rewarm, true);
   visit("threads", c.threads, false);
 }
 
@@ -181,6 +195,21 @@ inline void check_run_config(const RunConfig& c) {
   in("--importance-share", c.importance_share, 1e-9, 1.0);
   in("--importance-decay", c.importance_decay, 0.0, 0.999999);
   in("--threads", c.threads, 0, 4096);
+  in("--decay-start", c.decay_start, 0.0, 1.0);
+  in("--rewarm", c.rewarm, std::int64_t(0), c.steps);
+  auto one_of = [](const char* flag, const std::string& value,
+                   std::initializer_list<const char*> allowed) {
+    std::string names;
+    for (const char* a : allowed) {
+      if (value == a) return;
+      names += names.empty() ? a : std::string(", ") + a;
+    }
+    est::fail<est::value_error>(flag, ": expected one of ", names, ", got '", value, "'");
+  };
+  one_of("--inactive", c.inactive, {"frozen", "zero-grad", "mixed"});
+  one_of("--pin-layers", c.pin_layers, {"none", "first", "last", "both"});
+  one_of("--layer-draw", c.layer_draw, {"exact", "bernoulli"});
+  one_of("--lr-schedule", c.lr_schedule, {"cosine", "wsd"});
 }
 
 class SamplingRegistry;  // sampling.hpp

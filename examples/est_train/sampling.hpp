@@ -95,6 +95,22 @@ class RunSampling {
 
 static_assert(est::ObservingSamplingPolicy<RunSampling>);
 
+/// The layer options of --sampling uniform: --pin-layers and --layer-draw.
+inline est::sampling::LayerDraw layer_draw_of(const RunConfig& run) {
+  using est::sampling::LayerDraw;
+  est::require<est::value_error>(run.layer_draw == "exact" || run.layer_draw == "bernoulli",
+                                 "--layer-draw: expected exact or bernoulli, got '",
+                                 run.layer_draw, "'");
+  est::require<est::value_error>(run.pin_layers == "none" || run.pin_layers == "first" ||
+                                     run.pin_layers == "last" || run.pin_layers == "both",
+                                 "--pin-layers: expected none, first, last or both, got '",
+                                 run.pin_layers, "'");
+  return {.count = run.layer_draw == "bernoulli" ? LayerDraw::Count::bernoulli
+                                                 : LayerDraw::Count::exact,
+          .pin_first = run.pin_layers == "first" || run.pin_layers == "both",
+          .pin_last = run.pin_layers == "last" || run.pin_layers == "both"};
+}
+
 /// The sampling policies a program knows, by the name --sampling gives. A factory builds the
 /// policy of a run from its configuration (seed, --granularity, ...) and `head_group`: the number
 /// of consecutive query heads --head-sampling asks to be drawn together (1, or a Llama's query
@@ -107,9 +123,13 @@ class SamplingRegistry {
   [[nodiscard]] static SamplingRegistry builtin() {
     SamplingRegistry r;
     r.add("uniform", [](const RunConfig& run, int head_group) {
-      return RunSampling(est::sampling::Uniform(run.seed, run.granularity, head_group));
+      return RunSampling(
+          est::sampling::Uniform(run.seed, run.granularity, head_group, layer_draw_of(run)));
     });
     r.add("importance", [](const RunConfig& run, int head_group) {
+      est::require<est::value_error>(run.pin_layers == "none" && run.layer_draw == "exact",
+                                     "--pin-layers and --layer-draw apply to --sampling uniform "
+                                     "(importance draws layers as uniform's default)");
       return RunSampling(est::sampling::Importance(run.seed, run.importance_share,
                                                    run.importance_decay, head_group));
     });

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -92,9 +93,42 @@ inline RunSampling sampling_of(const RunConfig& run, const Invocation& inv, int 
 
 inline est::InactiveParameters inactive_of(const RunConfig& run) {
   if (run.inactive == "frozen") return est::InactiveParameters::frozen;
-  est::require<est::value_error>(run.inactive == "zero-grad", "--inactive: expected frozen or "
-                                 "zero-grad, got '", run.inactive, "'");
+  if (run.inactive == "mixed") return est::InactiveParameters::mixed;
+  est::require<est::value_error>(run.inactive == "zero-grad", "--inactive: expected frozen, "
+                                 "zero-grad or mixed, got '", run.inactive, "'");
   return est::InactiveParameters::zero_grad;
+}
+
+/// The learning-rate schedule of a run, chosen at run time (one Trainer type for every choice).
+class RunLr {
+ public:
+  explicit RunLr(std::function<double(std::int64_t)> at) : at_(std::move(at)) {}
+  /// The rate of `step`.
+  [[nodiscard]] double at(std::int64_t step) const { return at_(step); }
+
+ private:
+  std::function<double(std::int64_t)> at_;
+};
+
+/// --lr-schedule (cosine or wsd) with --warmup, --min-lr and --decay-start, and for an EST run
+/// with --rewarm a second warmup where `growth`'s full-model stage starts.
+inline RunLr lr_of(const RunConfig& run, const est::growth::ThreeStage& growth) {
+  const std::int64_t warmup = run.warmup >= 0 ? run.warmup : run.steps / 15;
+  RunLr base([](std::int64_t) { return 0.0; });
+  if (run.lr_schedule == "wsd") {
+    const est::lr::WarmupStableDecay wsd(run.lr, run.min_lr, warmup,
+                                         std::llround(run.decay_start * double(run.steps)),
+                                         run.steps);
+    base = RunLr([wsd](std::int64_t step) { return wsd.at(step); });
+  } else {
+    est::require<est::value_error>(run.lr_schedule == "cosine", "--lr-schedule: expected cosine "
+                                   "or wsd, got '", run.lr_schedule, "'");
+    const est::lr::WarmupCosine cosine(run.lr, run.min_lr, warmup, run.steps);
+    base = RunLr([cosine](std::int64_t step) { return cosine.at(step); });
+  }
+  if (run.rewarm == 0 || run.schedule != "est") return base;
+  const est::lr::Rewarm<RunLr> rewarm(std::move(base), growth.end_of_stage2(), run.rewarm);
+  return RunLr([rewarm](std::int64_t step) { return rewarm.at(step); });
 }
 
 /// What the newest checkpoint of a directory stores about its run: the configuration and the
@@ -286,13 +320,10 @@ RunResult train_run(RunConfig run, const Invocation& inv, const std::string& lab
                                         : "no config.json: only tensor names and shapes checked");
     }
   }
+  const est::growth::ThreeStage growth = growth_of(run);
   est::SubnetworkSchedule subnetworks(est::subnetwork_shape(Config),
-                                      sampling_of(run, inv, head_group_of<Config>(run)),
-                                      growth_of(run));
-  est::Trainer trainer(model, ctx, std::move(subnetworks),
-                       est::lr::WarmupCosine(run.lr, run.min_lr,
-                                             run.warmup >= 0 ? run.warmup : run.steps / 15,
-                                             run.steps), train, val,
+                                      sampling_of(run, inv, head_group_of<Config>(run)), growth);
+  est::Trainer trainer(model, ctx, std::move(subnetworks), lr_of(run, growth), train, val,
                        {.micro_batches = run.micro_batches,
                         .grad_clip = run.grad_clip,
                         .eval_batches = run.eval_batches},

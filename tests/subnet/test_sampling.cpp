@@ -593,3 +593,87 @@ TEST_CASE("SubnetworkSchedule::at names the policy and the value when it returns
     CHECK(s.active_layers() == std::vector<int>{0});
   }
 }
+
+TEST_CASE("Uniform's default layer draw is draw_without_replacement over all layers",
+          "[subnet][sampling][layers]") {
+  // est's first versions drew layers this way; the default LayerDraw must not change a draw.
+  const est::SubnetworkShape shape{.layers = 7, .heads = 4, .neurons = 32};
+  const est::sampling::Uniform u(21);
+  for (std::int64_t step = 0; step < 200; ++step) {
+    const auto stream = est::rng_stream(est::RngPurpose::subnetwork, std::uint64_t(step));
+    CHECK(u.sample(shape, {0.45, 0.5, 0.5}, step).active_layers() ==
+          est::draw_without_replacement(21, stream, 0, 3, 7));
+  }
+}
+
+TEST_CASE("Uniform with pinned layers never drops them and draws the rest uniformly",
+          "[subnet][sampling][layers]") {
+  const est::SubnetworkShape shape{.layers = 8, .heads = 2, .neurons = 16};
+  const est::sampling::Uniform u(5, 1, 1, {.pin_first = true, .pin_last = true});
+  const int steps = 4000;
+  for (const double pL : {0.1, 0.5, 1.0}) {
+    // max(1, round(pL·L)) layers, at least the two pinned ones.
+    const int expected = std::max(2, std::max(1, int(std::lround(pL * 8))));
+    std::vector<int> seen(8, 0);
+    for (int step = 0; step < steps; ++step) {
+      const est::Subnetwork s = u.sample(shape, {pL, 1, 1}, step);
+      REQUIRE(s.is_active(0));
+      REQUIRE(s.is_active(7));
+      REQUIRE(s.active_layer_count() == expected);
+      for (int l : s.active_layers()) ++seen[std::size_t(l)];
+    }
+    const double p = double(expected - 2) / 6.0;  // each middle layer's share of the steps
+    const double sd = std::sqrt(steps * p * (1 - p));
+    for (int l = 1; l < 7; ++l) CHECK(std::abs(seen[std::size_t(l)] - steps * p) <= 5 * sd + 1e-9);
+  }
+  // Only the first pinned: the last is drawn like any other.
+  const est::sampling::Uniform first_only(5, 1, 1, {.pin_first = true});
+  int last_kept = 0;
+  for (int step = 0; step < steps; ++step) {
+    const est::Subnetwork s = first_only.sample(shape, {0.5, 1, 1}, step);
+    REQUIRE(s.is_active(0));
+    REQUIRE(s.active_layer_count() == 4);
+    last_kept += s.is_active(7);
+  }
+  const double p = 3.0 / 7.0;
+  CHECK(std::abs(last_kept - steps * p) <= 5 * std::sqrt(steps * p * (1 - p)));
+}
+
+TEST_CASE("Bernoulli layer draws keep each layer with the probability that makes pL·L",
+          "[subnet][sampling][layers]") {
+  const est::SubnetworkShape shape{.layers = 8, .heads = 2, .neurons = 16};
+  const int steps = 6000;
+  SECTION("pinned ends: the six others with probability (0.5·8 - 2)/6 = 1/3 each") {
+    const est::sampling::Uniform u(
+        9, 1, 1, {.count = est::sampling::LayerDraw::Count::bernoulli, .pin_first = true, .pin_last = true});
+    std::vector<int> seen(8, 0);
+    std::set<int> counts;
+    for (int step = 0; step < steps; ++step) {
+      const est::Subnetwork s = u.sample(shape, {0.5, 1, 1}, step);
+      REQUIRE(s.is_active(0));
+      REQUIRE(s.is_active(7));
+      counts.insert(s.active_layer_count());
+      for (int l : s.active_layers()) ++seen[std::size_t(l)];
+      REQUIRE(u.sample(shape, {0.5, 1, 1}, step) == s);
+    }
+    CHECK(counts.size() >= 5);  // the count varies, unlike an exact draw
+    const double p = 1.0 / 3.0, sd = std::sqrt(steps * p * (1 - p));
+    for (int l = 1; l < 7; ++l) CHECK(std::abs(seen[std::size_t(l)] - steps * p) <= 5 * sd);
+  }
+  SECTION("nothing pinned: probability 0.25, redrawn when no layer is kept") {
+    const est::sampling::Uniform u(9, 1, 1, {.count = est::sampling::LayerDraw::Count::bernoulli});
+    std::vector<int> seen(8, 0);
+    for (int step = 0; step < steps; ++step) {
+      const est::Subnetwork s = u.sample(shape, {0.25, 1, 1}, step);
+      REQUIRE(s.active_layer_count() >= 1);
+      for (int l : s.active_layers()) ++seen[std::size_t(l)];
+    }
+    // Conditioned on at least one layer: q / (1 - (1 - q)^8) with q = 0.25.
+    const double p = 0.25 / (1 - std::pow(0.75, 8)), sd = std::sqrt(steps * p * (1 - p));
+    for (int l = 0; l < 8; ++l) CHECK(std::abs(seen[std::size_t(l)] - steps * p) <= 5 * sd);
+  }
+  SECTION("rate 1 keeps every layer") {
+    const est::sampling::Uniform u(9, 1, 1, {.count = est::sampling::LayerDraw::Count::bernoulli});
+    CHECK(u.sample(shape, {1, 1, 1}, 3).active_layer_count() == 8);
+  }
+}

@@ -77,3 +77,32 @@ TEST_CASE("clip_grad_norm returns the pre-clip norm and scales as PyTorch does",
   EST_CHECK_THROWS(est::clip_grad_norm<double>(ctx, g, 0.0), est::value_error,
                    "max_norm must be finite and > 0");
 }
+
+TEST_CASE("warmup-stable-decay and re-warm follow their closed forms", "[lr]") {
+  // Warmup 4 steps to 1.0, stable until step 10, linear down to 0.1 at step 20.
+  const est::lr::WarmupStableDecay wsd(1.0, 0.1, 4, 10, 20);
+  CHECK(wsd.at(0) == Approx(0.25));
+  CHECK(wsd.at(3) == Approx(1.0));
+  CHECK(wsd.at(4) == Approx(1.0));
+  CHECK(wsd.at(9) == Approx(1.0));
+  CHECK(wsd.at(10) == Approx(1.0));
+  CHECK(wsd.at(15) == Approx(1.0 - 0.9 * 0.5));
+  CHECK(wsd.at(20) == Approx(0.1));
+  CHECK(wsd.at(99) == Approx(0.1));
+  CHECK_THROWS_AS(est::lr::WarmupStableDecay(1.0, 0.1, 5, 4, 20), est::value_error);
+  CHECK_THROWS_AS(est::lr::WarmupStableDecay(1.0, 0.1, 4, 21, 20), est::value_error);
+  CHECK_THROWS_AS(wsd.at(-1), est::value_error);
+  // A re-warm of 5 steps from step 10 over a constant 2.0: 0.4, 0.8, ..., 2.0, then 2.0.
+  const est::lr::Rewarm rewarm(est::lr::Constant(2.0), 10, 5);
+  CHECK(rewarm.at(9) == Approx(2.0));
+  CHECK(rewarm.at(10) == Approx(0.4));
+  CHECK(rewarm.at(12) == Approx(1.2));
+  CHECK(rewarm.at(14) == Approx(2.0));
+  CHECK(rewarm.at(15) == Approx(2.0));
+  // Over a decaying schedule it scales that schedule's own rate.
+  const est::lr::Rewarm over_wsd(wsd, 14, 2);
+  CHECK(over_wsd.at(14) == Approx(0.5 * wsd.at(14)));
+  CHECK(over_wsd.at(16) == Approx(wsd.at(16)));
+  CHECK_THROWS_AS(est::lr::Rewarm(est::lr::Constant(1.0), -1, 5), est::value_error);
+  CHECK_THROWS_AS(est::lr::Rewarm(est::lr::Constant(1.0), 3, 0), est::value_error);
+}

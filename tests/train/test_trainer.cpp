@@ -387,3 +387,75 @@ TEST_CASE("importance sampling learns from each step's gradients and resumes bit
   EST_CHECK_THROWS(est::load_checkpoint(*est::latest_checkpoint(other.path()), third.trainer),
                    est::io_error, "holds no state of sampling::Importance");
 }
+
+namespace {
+/// One fixed subnetwork at every step: layers 0 and 2 of 3; in layer 0 head 1 of 2 and neurons
+/// [0, 64) of 128, in layer 2 both heads and neurons [32, 128).
+struct FixedSubnetwork {
+  [[nodiscard]] est::Subnetwork sample(const est::SubnetworkShape& shape, const est::Rates&,
+                                       std::int64_t) const {
+    est::Subnetwork s(shape);
+    std::vector<int> low(64), high(96);
+    for (int i = 0; i < 64; ++i) low[std::size_t(i)] = i;
+    for (int i = 0; i < 96; ++i) high[std::size_t(i)] = 32 + i;
+    s.activate_layer(0, {1}, low);
+    s.activate_layer(2, {0, 1}, high);
+    return s;
+  }
+  [[nodiscard]] std::string_view name() const noexcept { return "FixedSubnetwork"; }
+};
+
+/// The parameters after one step from a fresh model under `inactive`, lr 0.01, weight decay 0.1.
+std::vector<float> one_step(est::InactiveParameters inactive, std::vector<float>& before) {
+  est::Context<est::cpu> ctx{1};
+  est::TokenBuffer tokens = corpus();
+  est::BatchSampler<est::TokenBuffer> train{tokens, {0, tokens.size()}, 4, 16, 11, "train"};
+  Model model{ctx, 5};
+  const auto arena = model.parameter_arena();
+  before.assign(arena.data(), arena.data() + arena.numel());
+  est::Trainer trainer(model, ctx,
+                       est::SubnetworkSchedule(est::subnetwork_shape(cfg), FixedSubnetwork{},
+                                               est::growth::Constant({0.5, 0.5, 0.5})),
+                       est::lr::Constant(0.01), train, train, {.grad_clip = 0},
+                       {.weight_decay = 0.1, .inactive = inactive});
+  trainer.step();
+  return {arena.data(), arena.data() + arena.numel()};
+}
+}  // namespace
+
+TEST_CASE("mixed inactive semantics: zero-grad inside active layers, frozen in skipped ones",
+          "[trainer][adamw]") {
+  std::vector<float> p0, frozen0;
+  const std::vector<float> mixed = one_step(est::InactiveParameters::mixed, p0);
+  const std::vector<float> frozen = one_step(est::InactiveParameters::frozen, frozen0);
+  REQUIRE(p0 == frozen0);
+  est::Context<est::cpu> ctx{1};
+  Model layout{ctx, 5};
+  const auto& p = layout.parameters();
+  const float* base = layout.parameter_arena().data();
+  auto at = [&](est::TensorView<float> t, Index i) { return Index(t.data() - base) + i; };
+  constexpr Index C = cfg.width, d = C / cfg.heads;
+  // At the first step m = v = 0 before the update, so a zero-grad step leaves m = v = 0 and
+  // only the weight decay moves a parameter: p·(1 - lr·λ) for matrices, nothing for biases.
+  const auto decayed = [](float x) { return x - 0.01f * (0.1f * x); };
+  for (Index row = 0; row < C; ++row) {
+    for (Index col = 0; col < d; ++col) {  // layer 0, head 0: Q columns [0, d), not sampled
+      const Index i = at(p.layers[0].attn_weight, row * 3 * C + col);
+      CHECK(mixed[std::size_t(i)] == decayed(p0[std::size_t(i)]));
+      CHECK(frozen[std::size_t(i)] == p0[std::size_t(i)]);
+    }
+  }
+  for (Index j = 64; j < cfg.mlp_hidden; ++j) {  // layer 0's unsampled neurons: biases stay
+    const Index i = at(p.layers[0].fc_bias, j);
+    CHECK(mixed[std::size_t(i)] == p0[std::size_t(i)]);
+  }
+  // The skipped layer 1 is frozen in both: every parameter bit for bit as before.
+  const Index first = at(p.layers[1].ln_1_weight, 0), last = at(p.layers[2].ln_1_weight, 0);
+  for (Index i = first; i < last; ++i) {
+    REQUIRE(mixed[std::size_t(i)] == p0[std::size_t(i)]);
+  }
+  // Sampled elements train in both, identically.
+  const Index sampled = at(p.layers[0].attn_weight, d);  // row 0, head 1's first Q column
+  CHECK(mixed[std::size_t(sampled)] != p0[std::size_t(sampled)]);
+  CHECK(mixed[std::size_t(sampled)] == frozen[std::size_t(sampled)]);
+}

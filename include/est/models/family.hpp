@@ -160,4 +160,18 @@ void mark_active_parameters(const Config& config, const Subnetwork& subnet,
   mark_active_parameters(Context<cpu>(1), config, subnet, mask);
 }
 
+/// Writes into `mask` 1 for every parameter of every layer `subnet` keeps (its unsampled heads
+/// and neurons included) and of the tensors outside the layers, and 0 for the parameters of
+/// skipped layers: the mask of InactiveParameters::mixed (zero-grad inside active layers,
+/// frozen in skipped ones). Throws as mark_active_parameters.
+template <class Device, ModelConfig Config>
+void mark_active_layers(const Context<Device>& ctx, const Config& config, const Subnetwork& subnet,
+                        std::type_identity_t<TensorView<std::uint8_t, Device>> mask) {
+  require<shape_error>(mask.numel() == config.parameter_count(), "mark_active_layers: mask has ",
+                       mask.numel(), " elements, expected parameter_count() = ",
+                       config.parameter_count());
+  detail::check_subnetwork_of(subnetwork_shape(config), subnet, "mark_active_layers");
+  write_active_mask(ctx, slice_plan(config, subnet).whole_layers(), mask);
+}
+
 }  // namespace est

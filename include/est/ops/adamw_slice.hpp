@@ -14,7 +14,7 @@
 namespace est {
 
 /// What an optimizer step does to parameters outside the step's subnetwork (train/adamw.hpp).
-enum class InactiveParameters { frozen, zero_grad };
+enum class InactiveParameters { frozen, zero_grad, mixed };
 /// @var InactiveParameters::frozen
 /// Not updated at all: no weight decay, moments kept, and each element's own step count (which
 /// sets its bias correction) does not advance. PyTorch does this for a parameter whose grad is
@@ -22,6 +22,13 @@ enum class InactiveParameters { frozen, zero_grad };
 /// @var InactiveParameters::zero_grad
 /// A normal AdamW step with g = 0: the moments decay, the momentum still moves the parameter,
 /// weight decay applies (what a masked dense implementation does).
+/// @var InactiveParameters::mixed
+/// Zero-grad for the heads and neurons a step did not sample inside its active layers, frozen
+/// for the layers it skipped: what a slicing implementation in a dynamic framework most likely
+/// does (an active layer's tensors all get a gradient, zero where nothing was sampled; a
+/// skipped layer's get none). The update kernels see it as frozen with a mask that marks whole
+/// active layers (SlicePlan::whole_layers): an unsampled unit's gradient is exactly zero, so
+/// marking it active gives it the zero-grad step.
 
 /// One tensor's share of an AdamW step: what the per-device update kernels receive. Every
 /// pointer addresses `size` elements in the memory of the device the update runs on, except the

@@ -208,6 +208,20 @@ class SlicePlan {
     }
   }
 
+  /// The plan at the granularity of layers: every tensor this plan slices by columns or rows
+  /// trains whole, the others are unchanged. Its mask marks every parameter of every active
+  /// layer (the mask of InactiveParameters::mixed); scales and lists are kept but unused.
+  [[nodiscard]] SlicePlan whole_layers() const {
+    SlicePlan out = *this;
+    for (TensorSlice& t : out.tensors_) {
+      if (t.kind == SliceKind::columns || t.kind == SliceKind::rows) {
+        t.kind = SliceKind::all;
+        t.list = -1;
+      }
+    }
+    return out;
+  }
+
   friend bool operator==(const SlicePlan&, const SlicePlan&) = default;
 
  private:

@@ -15,7 +15,11 @@
 //   InactiveParameters::zero_grad  they take a normal AdamW step with g = 0: the moments decay,
 //                                  the (nonzero) momentum still moves them, weight decay
 //                                  applies. A masked dense implementation does this.
-// Without a mask every element is active and both are plain AdamW.
+//   InactiveParameters::mixed      zero-grad inside the active layers, frozen in skipped ones
+//                                  (what a slicing implementation in a dynamic framework most
+//                                  likely does); its mask marks whole active layers
+//                                  (mark_active_layers), and the kernels treat it as frozen.
+// Without a mask every element is active and all three are plain AdamW.
 
 #include <algorithm>
 #include <cmath>
@@ -43,7 +47,8 @@ struct AdamWConfig {
   /// What a masked step does to the elements outside the step's subnetwork: `frozen` leaves
   /// them, their moments and their own step count untouched (PyTorch's treatment of a parameter
   /// whose grad is None); `zero_grad` gives them a normal AdamW step with g = 0 (the moments
-  /// decay, momentum still moves them, weight decay applies).
+  /// decay, momentum still moves them, weight decay applies); `mixed` is zero-grad inside the
+  /// active layers and frozen in skipped ones (its mask comes from mark_active_layers).
   InactiveParameters inactive = InactiveParameters::frozen;
 };
 
@@ -108,7 +113,8 @@ class AdamW {
                          lr);
     require<value_error>(t_ < std::numeric_limits<std::int32_t>::max(),
                          "AdamW::step: the step count would overflow");
-    const bool frozen = config_.inactive == InactiveParameters::frozen;
+    // Mixed is frozen in the kernels; its mask marks whole active layers (see InactiveParameters).
+    const bool frozen = config_.inactive != InactiveParameters::zero_grad;
     const std::uint8_t* mask = active.numel() ? active.data() : nullptr;
     if (frozen && mask && counts_.numel() == 0) {
       // The first masked step: until now every element's count was t_.
@@ -164,8 +170,9 @@ class AdamW {
   void set_element_steps(ConstView<std::int32_t> counts)
     requires std::same_as<Device, cpu>
   {
-    require<value_error>(config_.inactive == InactiveParameters::frozen,
-                         "AdamW::set_element_steps: per-element counts exist only in frozen mode");
+    require<value_error>(config_.inactive != InactiveParameters::zero_grad,
+                         "AdamW::set_element_steps: per-element counts exist only in frozen and "
+                         "mixed modes");
     require<shape_error>(counts.numel() == m_.numel(), "AdamW::set_element_steps: got ",
                          counts.numel(), " counts, expected ", m_.numel());
     for (Index i = 0; i < counts.numel(); ++i) {

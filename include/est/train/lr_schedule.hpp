@@ -4,6 +4,10 @@
 //   lr::WarmupCosine  linear warmup to `max` over `warmup` steps, then a half cosine down to
 //                     `min` at step `total`, and `min` after it
 //   lr::WarmupLinear  the same warmup, then a straight line down to `min` at `total`
+//   lr::WarmupStableDecay  the same warmup, `max` until `decay_start`, then a straight line
+//                     down to `min` at `total` (warmup–stable–decay)
+//   lr::Rewarm        any schedule with a second linear warmup from step `at` (e.g. at the
+//                     start of EST's full-model stage)
 // During warmup, step s gets max·(s+1)/warmup, so the first step already moves (as nanoGPT and
 // llm.c do). After warmup, with r = (s - warmup) / (total - warmup) in [0, 1]:
 //   cosine: min + (max - min)·(1 + cos(π r))/2;   linear: max - (max - min)·r.
@@ -12,6 +16,7 @@
 #include <cstdint>
 #include <numbers>
 #include <string_view>
+#include <utility>
 
 #include "est/core/error.hpp"
 
@@ -105,6 +110,73 @@ class WarmupLinear : public WarmupDecay<LinearDecay> {
   /// See WarmupDecay's constructor (same checks, errors named "lr::WarmupLinear").
   WarmupLinear(double max, double min, std::int64_t warmup, std::int64_t total)
       : WarmupDecay(max, min, warmup, total, "lr::WarmupLinear") {}
+};
+
+/// Warmup–stable–decay: linear warmup to `max` over `warmup` steps (as WarmupDecay), `max`
+/// until `decay_start`, then a straight line down to `min` at step `total`, and `min` after it.
+/// The stable phase lets a run end its growth stages at the full rate and decay only once the
+/// full model trains.
+class WarmupStableDecay {
+ public:
+  /// Throws value_error when a rate is negative or not finite, `min` > `max`, `total` < 1, or
+  /// not 0 <= `warmup` <= `decay_start` <= `total`.
+  WarmupStableDecay(double max, double min, std::int64_t warmup, std::int64_t decay_start,
+                    std::int64_t total)
+      : max_(max), min_(min), warmup_(warmup), decay_start_(decay_start), total_(total) {
+    constexpr std::string_view name = "lr::WarmupStableDecay";
+    detail::check_rate(max, name, "the maximum");
+    detail::check_rate(min, name, "the minimum");
+    require<value_error>(min <= max, name, ": the minimum learning rate ", min,
+                         " is above the maximum ", max);
+    require<value_error>(total >= 1, name, ": total steps must be >= 1, got ", total);
+    require<value_error>(warmup >= 0 && warmup <= decay_start && decay_start <= total, name,
+                         ": need 0 <= warmup <= decay_start <= total, got warmup ", warmup,
+                         ", decay_start ", decay_start, ", total ", total);
+  }
+
+  /// `max`·(step + 1)/`warmup` during warmup, `max` until `decay_start`, then
+  /// `max` - (`max` - `min`)·(step - decay_start)/(total - decay_start), and `min` from `total`
+  /// on. Throws value_error for a negative `step`.
+  [[nodiscard]] double at(std::int64_t step) const {
+    detail::check_step(step, "lr::WarmupStableDecay");
+    if (step < warmup_) return max_ * double(step + 1) / double(warmup_);
+    if (step < decay_start_) return max_;
+    if (step >= total_) return min_;
+    const double r = double(step - decay_start_) / double(total_ - decay_start_);
+    return max_ - (max_ - min_) * r;
+  }
+
+ private:
+  double max_, min_;
+  std::int64_t warmup_, decay_start_, total_;
+};
+
+/// Another schedule with a second warmup: from step `at`, for `steps` steps, the rate ramps
+/// linearly up to `base`'s, step `at` + i getting base.at(at + i)·(i + 1)/`steps`; every other
+/// step has `base`'s rate. With `at` at the first step of EST's full-model stage it re-warms
+/// the optimizer for the weights that trained little so far.
+template <class Base>
+class Rewarm {
+ public:
+  /// Throws value_error when `at` < 0 or `steps` < 1.
+  Rewarm(Base base, std::int64_t at, std::int64_t steps)
+      : base_(std::move(base)), at_(at), steps_(steps) {
+    require<value_error>(at >= 0, "lr::Rewarm: the re-warm must start at a step >= 0, got ", at);
+    require<value_error>(steps >= 1, "lr::Rewarm: the re-warm needs >= 1 step, got ", steps);
+  }
+
+  /// `base`'s rate, scaled by (step - at + 1)/steps inside the re-warm. Throws value_error for
+  /// a negative `step` (and passes on what `base` throws).
+  [[nodiscard]] double at(std::int64_t step) const {
+    detail::check_step(step, "lr::Rewarm");
+    const double rate = base_.at(step);
+    if (step < at_ || step >= at_ + steps_) return rate;
+    return rate * double(step - at_ + 1) / double(steps_);
+  }
+
+ private:
+  Base base_;
+  std::int64_t at_, steps_;
 };
 
 }  // namespace est::lr

@@ -177,7 +177,12 @@ class Trainer {
       if (subnet.is_full()) {
         optimizer_.step(*ctx_, model_->parameter_arena(), model_->gradient_arena(), r.lr);
       } else {
-        write_active_mask(*ctx_, plan, mask_.view());
+        // Mixed: zero-grad inside the active layers, so the mask marks them whole.
+        write_active_mask(*ctx_,
+                          optimizer_.config().inactive == InactiveParameters::mixed
+                              ? plan.whole_layers()
+                              : plan,
+                          mask_.view());
         optimizer_.step(*ctx_, model_->parameter_arena(), model_->gradient_arena(), r.lr, mask_);
       }
       if constexpr (ObservingSamplingPolicy<Sampling>) observe(subnet, plan);
