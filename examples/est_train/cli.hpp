@@ -123,6 +123,9 @@ inline void add_options(CLI::App& app, RunConfig& run, Invocation& inv, std::vec
   add(app.add_option("--layer-draw", run.layer_draw, "uniform sampling: exact (max(1, round(pL*L)) "
                  "layers) or bernoulli (each layer on its own, pL*L on average)")
       ->check(CLI::IsMember({"exact", "bernoulli"}))->capture_default_str());
+  add(app.add_flag("--rescale-layers", run.rescale_layers, "uniform sampling: scale a kept "
+                 "layer's residual branches by 1/p (p: its probability of being kept), the "
+                 "stochastic-depth convention"));
   add(app.add_option("--lr-schedule", run.lr_schedule, "cosine (warmup, then cosine decay to "
                  "--min-lr) or wsd (warmup, stable until --decay-start, then linear decay)")
       ->check(CLI::IsMember({"cosine", "wsd"}))->capture_default_str());

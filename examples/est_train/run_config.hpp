@@ -55,6 +55,7 @@ struct RunConfig {
   std::string inactive = "frozen";              // "frozen", "zero-grad" or "mixed"
   std::string pin_layers = "none";              // uniform: "none", "first", "last" or "both"
   std::string layer_draw = "exact";             // uniform: "exact" count or "bernoulli" draws
+  bool rescale_layers = false;                  // uniform: kept layers' branches scaled by 1/p_l
   // Learning rate: "cosine" (warmup, cosine decay over the run) or "wsd" (warmup, stable until
   // decay_start, linear decay); rewarm > 0 re-warms over that many steps when EST's full-model
   // stage starts.
@@ -105,6 +106,7 @@ void visit_fields(Config& c, Visit&& visit) {
   visit("inactive", c.inactive, false);
   visit("pin_layers", c.pin_layers, true);
   visit("layer_draw", c.layer_draw, true);
+  visit("rescale_layers", c.rescale_layers, true);
   visit("lr_schedule", c.lr_schedule, true);
   visit("decay_start", c.decay_start, true);
   visit("rewarm", c.rewarm, true);
@@ -129,6 +131,9 @@ T field_value(const nlohmann::json& j, const char* name) {
   if constexpr (std::is_same_v<T, std::string>) {
     if (!j.is_string()) wrong("a string");
     return j.get<std::string>();
+  } else if constexpr (std::is_same_v<T, bool>) {
+    if (!j.is_boolean()) wrong("true or false");
+    return j.get<bool>();
   } else if constexpr (std::is_integral_v<T>) {
     if (!j.is_number_integer()) wrong("an integer");
     if (j.is_number_unsigned()) {

@@ -108,7 +108,8 @@ inline est::sampling::LayerDraw layer_draw_of(const RunConfig& run) {
   return {.count = run.layer_draw == "bernoulli" ? LayerDraw::Count::bernoulli
                                                  : LayerDraw::Count::exact,
           .pin_first = run.pin_layers == "first" || run.pin_layers == "both",
-          .pin_last = run.pin_layers == "last" || run.pin_layers == "both"};
+          .pin_last = run.pin_layers == "last" || run.pin_layers == "both",
+          .rescale = run.rescale_layers};
 }
 
 /// The sampling policies a program knows, by the name --sampling gives. A factory builds the
@@ -127,9 +128,11 @@ class SamplingRegistry {
           est::sampling::Uniform(run.seed, run.granularity, head_group, layer_draw_of(run)));
     });
     r.add("importance", [](const RunConfig& run, int head_group) {
-      est::require<est::value_error>(run.pin_layers == "none" && run.layer_draw == "exact",
-                                     "--pin-layers and --layer-draw apply to --sampling uniform "
-                                     "(importance draws layers as uniform's default)");
+      est::require<est::value_error>(run.pin_layers == "none" && run.layer_draw == "exact" &&
+                                         !run.rescale_layers,
+                                     "--pin-layers, --layer-draw and --rescale-layers apply to "
+                                     "--sampling uniform (importance draws layers as uniform's "
+                                     "default)");
       return RunSampling(est::sampling::Importance(run.seed, run.importance_share,
                                                    run.importance_decay, head_group));
     });

@@ -8,7 +8,7 @@
 
 int main() {
   est::Context<est::cpu> ctx(2);
-  const std::int64_t B = 4, T = 64, total_steps = 40;
+  const std::int64_t B = 4, T = 64, total_steps = 20;
   est::Tensor<std::int32_t> tokens({B, T}), targets({B, T});       // (B, T) token ids
   const char* text = "the quick brown fox jumps over the lazy dog ";
   for (std::int64_t i = 0; i < tokens.numel(); ++i) {

@@ -1,7 +1,8 @@
 // Evolving subnetwork training in est/models/gpt2/model.hpp. The sliced computation (packed heads and
 // neurons, skipped layers) is checked against a reference written here with the reference ops:
 // the full model with inactive heads and neurons multiplied by zero, active ones by H/|heads| and
-// M/|neurons|, and inactive layers bypassed. Its gradients are checked against finite
+// M/|neurons| (or their own scales), inactive layers bypassed and active layers' residual
+// branches multiplied by the layer's scale. Its gradients are checked against finite
 // differences of that masked reference and of the sliced model itself; untouched gradient
 // elements must stay bit for bit as they were; the full subnetwork must train bit for bit like
 // plain training.
@@ -78,7 +79,7 @@ double masked_reference(const est::Gpt2<cfg, est::cpu, Scalar>& model, const Sub
     }
     ref::linear_forward<double>(proj.view().matrix(n), att.view().matrix(n),
                                 w.attn_proj_weight.matrix(), w.attn_proj_bias);
-    ref::residual_forward<double>(mid, x, proj);
+    ref::residual_forward<double>(mid, x, proj, subnet.layer_scale(l));
     ref::layernorm_forward<double>(ln.view().matrix(n), mean, rstd, mid.view().matrix(n),
                                    w.ln_2_weight, w.ln_2_bias);
     ref::linear_forward<double>(fc.view().matrix(n), ln.view().matrix(n), w.fc_weight.matrix(),
@@ -89,7 +90,7 @@ double masked_reference(const est::Gpt2<cfg, est::cpu, Scalar>& model, const Sub
     }
     ref::linear_forward<double>(proj.view().matrix(n), act.view().matrix(n),
                                 w.fc_proj_weight.matrix(), w.fc_proj_bias);
-    ref::residual_forward<double>(x, mid, proj);
+    ref::residual_forward<double>(x, mid, proj, subnet.layer_scale(l));
   }
   ref::layernorm_forward<double>(ln.view().matrix(n), mean, rstd, x.view().matrix(n),
                                  p.ln_f_weight, p.ln_f_bias);

@@ -92,7 +92,7 @@ double masked_reference(const est::Llama<Cfg, est::cpu, Scalar>& model, const Su
       for (Index c = 0; c < H * d; ++c) att[r * H * d + c] *= head_factor[c / d];
     }
     ref::gemm<double>(rows(proj), rows(att), Transpose::no, w.o.matrix(), Transpose::yes);
-    ref::residual_forward<double>(mid, x, proj);
+    ref::residual_forward<double>(mid, x, proj, subnet.layer_scale(l));
     ref::rmsnorm_forward<double>(rows(norm), rstd, rows(mid), w.post_norm, Cfg.norm_eps);
     ref::gemm<double>(rows(gate_up), rows(norm), Transpose::no, w.gate_up(), Transpose::yes);
     ref::swiglu_forward<double>(rows(act), rows(gate_up));
@@ -100,7 +100,7 @@ double masked_reference(const est::Llama<Cfg, est::cpu, Scalar>& model, const Su
       for (Index j = 0; j < M; ++j) act[r * M + j] *= neuron_factor[j];
     }
     ref::gemm<double>(rows(proj), rows(act), Transpose::no, w.down.matrix(), Transpose::yes);
-    ref::residual_forward<double>(x, mid, proj);
+    ref::residual_forward<double>(x, mid, proj, subnet.layer_scale(l));
   }
   ref::rmsnorm_forward<double>(rows(norm), rstd, rows(x), p.norm, Cfg.norm_eps);
   Tensor<double> logits({B, T_, V});

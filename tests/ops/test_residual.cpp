@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <limits>
+
 #include <est/backend/cpu/residual.hpp>
 #include <est/reference/residual.hpp>
 
@@ -32,9 +34,34 @@ TEMPLATE_TEST_CASE("residual forward and backward match the reference", "[residu
   CHECK(relative_error(db, db_ref) == 0);
 }
 
+TEMPLATE_TEST_CASE("a rescaled residual branch and its gradient match the reference",
+                   "[residual]", float, double) {
+  using T = TestType;
+  const int n = GENERATE(1, 13, 10007);
+  const Context<est::cpu> ctx(GENERATE(1, 2));
+  const T scale = T(1.75);
+  auto a = random_tensor<T>({n}, 1), b = random_tensor<T>({n}, 2);
+  auto y = est::testing::nan_tensor<T>({n});
+  Tensor<T> y_ref({n});
+  est::residual_forward<T>(ctx, y, a, b, scale);
+  est::reference::residual_forward<T>(y_ref, a, b, scale);
+  CHECK(relative_error(y, y_ref) <= 4 * std::numeric_limits<T>::epsilon());
+  for (int i = 0; i < n; i += 997) {  // against the definition, a + s·b
+    CHECK(double(y[i]) == Approx(double(a[i]) + 1.75 * double(b[i])).epsilon(1e-6));
+  }
+  auto d = est::testing::nan_tensor<T>({n});
+  Tensor<T> d_ref({n});
+  est::scaled_copy<T>(ctx, d, b, scale);
+  est::reference::scaled_copy<T>(d_ref, b, scale);
+  CHECK(relative_error(d, d_ref) == 0);  // one product per element: bit-identical
+  CHECK(double(d[0]) == Approx(1.75 * double(b[0])));
+}
+
 TEST_CASE("residual rejects mismatched sizes", "[residual][errors]") {
   const Context<est::cpu> ctx(1);
   Tensor<float> a({3}), b({4}), y({3});
   EST_CHECK_THROWS(est::residual_forward<float>(ctx, y, a, b), est::shape_error,
+                   "must have the same size");
+  EST_CHECK_THROWS(est::scaled_copy<float>(ctx, y, b, 2.0f), est::shape_error,
                    "must have the same size");
 }

@@ -677,3 +677,39 @@ TEST_CASE("Bernoulli layer draws keep each layer with the probability that makes
     CHECK(u.sample(shape, {1, 1, 1}, 3).active_layer_count() == 8);
   }
 }
+
+TEST_CASE("Uniform's layer rescale is 1/p_l, the probability of keeping each layer",
+          "[subnet][sampling][layers]") {
+  using est::sampling::LayerDraw;
+  const est::SubnetworkShape shape{.layers = 8, .heads = 2, .neurons = 16};
+  // Exact count, nothing pinned: 3 of 8 layers, so every kept layer is scaled by 8/3.
+  const est::sampling::Uniform exact(3, 1, 1, {.rescale = true});
+  const est::Subnetwork a = exact.sample(shape, {0.375, 1, 1}, 4);
+  REQUIRE(a.active_layer_count() == 3);
+  for (const int l : a.active_layers()) CHECK(a.layer_scale(l) == Approx(8.0 / 3.0));
+  // Both ends pinned, 4 of 8: the ends are kept surely (1), the 2 others of 6 with p = 1/3.
+  const est::sampling::Uniform pinned(3, 1, 1, {.pin_first = true, .pin_last = true,
+                                                .rescale = true});
+  const est::Subnetwork b = pinned.sample(shape, {0.5, 1, 1}, 4);
+  CHECK(b.layer_scale(0) == 1.0);
+  CHECK(b.layer_scale(7) == 1.0);
+  for (const int l : b.active_layers()) {
+    if (l != 0 && l != 7) CHECK(b.layer_scale(l) == Approx(3.0));
+  }
+  // Bernoulli at pL = 0.25 without pins: q = 0.25, scale 4.
+  const est::sampling::Uniform bernoulli(3, 1, 1, {.count = LayerDraw::Count::bernoulli,
+                                                   .rescale = true});
+  const est::Subnetwork c = bernoulli.sample(shape, {0.25, 1, 1}, 4);
+  for (const int l : c.active_layers()) CHECK(c.layer_scale(l) == Approx(4.0));
+  // Without rescale the scales stay 1, and the draws are the same either way.
+  const est::Subnetwork plain = est::sampling::Uniform(3).sample(shape, {0.375, 1, 1}, 4);
+  CHECK(plain.active_layers() == a.active_layers());
+  for (const int l : plain.active_layers()) CHECK(plain.layer_scale(l) == 1.0);
+  // At rate 1 every p_l is 1: the full model, unscaled. Rescaled layers change the digest.
+  CHECK(exact.sample(shape, {1, 1, 1}, 0).is_full());
+  CHECK(a.digest() != plain.digest());
+  est::Subnetwork scaled = plain;
+  CHECK_FALSE((scaled.set_layer_scale(plain.active_layers()[0], 2.0), scaled == plain));
+  EST_CHECK_THROWS(scaled.set_layer_scale(plain.active_layers()[0], 0.0), est::value_error,
+                   "must be finite and > 0");
+}

@@ -30,10 +30,11 @@ inline Subnetwork with_unit_scales(const Subnetwork& subnet, std::uint64_t seed,
   return out;
 }
 
-/// Fourteen subnetworks of `shape` of every kind: skipped layers, few heads, few neurons, and
+/// Sixteen subnetworks of `shape` of every kind: skipped layers, few heads, few neurons, and
 /// mixtures (sampling::Uniform at five rate triples, two steps each), then four with per-unit
 /// scales (two of those, one with scaled heads only, and the full model with every unit
-/// scaled).
+/// scaled), then two whose layers' residual branches are rescaled (Uniform's 1/p_l, and
+/// per-unit scales with a different factor on each active layer).
 inline std::vector<Subnetwork> random_subnetworks(const SubnetworkShape& shape) {
   std::vector<Subnetwork> out;
   const Rates rates[] = {{0.67, 0.5, 0.5}, {1, 0.25, 0.75}, {0.34, 1, 0.5}, {0.67, 0.75, 1},
@@ -48,6 +49,11 @@ inline std::vector<Subnetwork> random_subnetworks(const SubnetworkShape& shape) 
   out.push_back(with_unit_scales(out[2], 102));
   out.push_back(with_unit_scales(out[5], 103, false));
   out.push_back(with_unit_scales(Subnetwork::full(shape), 104));
+  out.push_back(sampling::Uniform(seed++, 1, 1, {.rescale = true}).sample(shape, rates[0], 0));
+  Subnetwork scaled = with_unit_scales(out[1], 105);
+  double factor = 0.6;
+  for (const int l : scaled.active_layers()) scaled.set_layer_scale(l, factor += 0.7);
+  out.push_back(scaled);
   return out;
 }
 

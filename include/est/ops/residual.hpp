@@ -4,7 +4,8 @@
 // (backend/cuda/residual.cuh), chosen by the context and tensors' device; the plain twin the tests
 // compare both with is reference/residual.hpp.
 //
-//   residual_forward(ctx, out, a, b): out = a + b
+//   residual_forward(ctx, out, a, b[, s]): out = a + s·b   (s = 1: a + b exactly)
 //   residual_backward(ctx, d_a +=, d_b +=, d_out)
+//   scaled_copy(ctx, out, x, s): out = s·x   (the gradient reaching a branch scaled by s)
 
 #include "est/backend/cpu/residual.hpp"

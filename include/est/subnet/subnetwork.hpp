@@ -63,7 +63,8 @@ class Subnetwork {
         heads_(active_.size()),
         neurons_(active_.size()),
         head_scales_(active_.size()),
-        neuron_scales_(active_.size()) {
+        neuron_scales_(active_.size()),
+        layer_scales_(active_.size(), 1.0) {
     require<value_error>(shape.layers >= 1 && shape.heads >= 1 && shape.neurons >= 1,
                          "Subnetwork: shape needs layers, heads and neurons >= 1, got (",
                          shape.layers, ", ", shape.heads, ", ", shape.neurons, ")");
@@ -106,6 +107,22 @@ class Subnetwork {
     head_scales_[l] = std::move(head_scales);
     neuron_scales_[l] = std::move(neuron_scales);
   }
+
+  /// Scales the two residual branches of active `layer` (attention and MLP) by `scale`: the
+  /// block computes x + scale·attention(x), then the same for the MLP. 1 by default; 1/p_l for
+  /// a layer kept with probability p_l makes the expected residual stream match the full
+  /// model's (the stochastic-depth convention). Throws value_error when the layer is not
+  /// active or the scale is not finite and > 0.
+  void set_layer_scale(int layer, double scale) {
+    require<value_error>(layer >= 0 && layer < shape_.layers && active_[std::size_t(layer)],
+                         "Subnetwork::set_layer_scale: layer ", layer, " is not active");
+    require<value_error>(std::isfinite(scale) && scale > 0, "Subnetwork::set_layer_scale: layer ",
+                         layer, " scale ", scale, " must be finite and > 0");
+    layer_scales_[std::size_t(layer)] = scale;
+  }
+
+  /// The factor of `layer`'s residual branches (1 unless set_layer_scale() changed it).
+  [[nodiscard]] double layer_scale(int layer) const { return layer_scales_[index(layer)]; }
 
   /// Throws value_error naming `source` (the policy that built it) and the offending value when
   /// the subnetwork is not usable: no shape, no active layer, an empty head or neuron set, an
@@ -181,7 +198,7 @@ class Subnetwork {
     for (int l = 0; l < shape_.layers; ++l) {
       if (!is_active(l) || std::ssize(heads(l)) != shape_.heads ||
           std::ssize(neurons(l)) != shape_.neurons || !all_ones(head_scales(l)) ||
-          !all_ones(neuron_scales(l))) {
+          !all_ones(neuron_scales(l)) || layer_scale(l) != 1.0) {
         return false;
       }
     }
@@ -213,6 +230,10 @@ class Subnetwork {
         mix(scales->size());
         for (const double x : *scales) mix(std::bit_cast<std::uint64_t>(x));
       }
+      // Layer scales join the digest only when set, so that digests of earlier versions hold.
+      if (layer_scales_[std::size_t(l)] != 1.0) {
+        mix(std::bit_cast<std::uint64_t>(layer_scales_[std::size_t(l)]));
+      }
     }
     return h;
   }
@@ -228,6 +249,7 @@ class Subnetwork {
       for (std::size_t i = 0; i < heads(l).size(); ++i) out << (i ? "," : "") << heads(l)[i];
       out << "}/" << shape_.heads << " neurons " << neurons(l).size() << "/" << shape_.neurons;
       if (!head_scales(l).empty() || !neuron_scales(l).empty()) out << " scaled per unit";
+      if (layer_scale(l) != 1.0) out << " branches x" << layer_scale(l);
       out << "]";
     }
     return out.str();
@@ -300,6 +322,7 @@ class Subnetwork {
   std::vector<std::vector<int>> neurons_;  // (L) sorted neuron indices per layer
   std::vector<std::vector<double>> head_scales_;    // (L) per active head, or empty (default)
   std::vector<std::vector<double>> neuron_scales_;  // (L) per active neuron, or empty
+  std::vector<double> layer_scales_;               // (L) residual-branch factor, 1 by default
 };
 
 }  // namespace est

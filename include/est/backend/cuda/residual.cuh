@@ -15,6 +15,18 @@ __global__ void add_kernel(T* out, const T* a, const T* b, Index n) {
 }
 
 template <class T>
+__global__ void add_scaled_kernel(T* out, const T* a, const T* b, T scale, Index n) {
+  const Index i = Index(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) out[i] = a[i] + scale * b[i];
+}
+
+template <class T>
+__global__ void scale_kernel(T* out, const T* x, T scale, Index n) {
+  const Index i = Index(blockIdx.x) * blockDim.x + threadIdx.x;
+  if (i < n) out[i] = scale * x[i];
+}
+
+template <class T>
 __global__ void accumulate_twice_kernel(T* d_a, T* d_b, const T* d_out, Index n) {
   const Index i = Index(blockIdx.x) * blockDim.x + threadIdx.x;
   if (i >= n) return;
@@ -24,17 +36,37 @@ __global__ void accumulate_twice_kernel(T* d_a, T* d_b, const T* d_out, Index n)
 
 }  // namespace cuda_detail
 
-/// out (n) = a (n) + b (n).
+/// out (n) = a (n) + `scale`·b (n); with `scale` 1 exactly a + b. Throws shape_error unless
+/// the three have the same size.
 template <class T>
 void residual_forward(const Context<cuda>& ctx, TensorView<T, cuda> out, ConstView<T, cuda> a,
-                      ConstView<T, cuda> b) {
+                      ConstView<T, cuda> b, T scale = T(1)) {
   require<shape_error>(out.numel() == a.numel() && b.numel() == a.numel(),
                        "residual_forward: out, a and b must have the same size, got ",
                        out.numel(), ", ", a.numel(), " and ", b.numel());
   const Index n = a.numel();
   if (n == 0) return;
-  cuda_detail::add_kernel<<<cuda_detail::blocks_for(n, 256), 256, 0, ctx.stream()>>>(
-      out.data(), a.data(), b.data(), n);
+  if (scale == T(1)) {
+    cuda_detail::add_kernel<<<cuda_detail::blocks_for(n, 256), 256, 0, ctx.stream()>>>(
+        out.data(), a.data(), b.data(), n);
+  } else {
+    cuda_detail::add_scaled_kernel<<<cuda_detail::blocks_for(n, 256), 256, 0, ctx.stream()>>>(
+        out.data(), a.data(), b.data(), scale, n);
+  }
+  EST_CUDA_CHECK_LAUNCH();
+}
+
+/// out (n) = `scale`·x (n): the gradient that reaches a branch which residual_forward scaled.
+/// Throws shape_error unless out and x have the same size.
+template <class T>
+void scaled_copy(const Context<cuda>& ctx, TensorView<T, cuda> out, ConstView<T, cuda> x,
+                 T scale) {
+  require<shape_error>(out.numel() == x.numel(), "scaled_copy: out and x must have the same "
+                       "size, got ", out.numel(), " and ", x.numel());
+  const Index n = x.numel();
+  if (n == 0) return;
+  cuda_detail::scale_kernel<<<cuda_detail::blocks_for(n, 256), 256, 0, ctx.stream()>>>(
+      out.data(), x.data(), scale, n);
   EST_CUDA_CHECK_LAUNCH();
 }
 

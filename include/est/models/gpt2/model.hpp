@@ -166,11 +166,12 @@ class Gpt2 : public CausalLm<Gpt2<Config, Device, Scalar>, Device, Scalar> {
                                 w.ln_1_weight, w.ln_1_bias);
       gpt2_attention_forward<Scalar>(c, rows(a.branch), rows(la.ln_1), la, w, attention(l),
                                      std::ssize(s.heads(l)), Config.heads, B, T_, ws_);
-      residual_forward<Scalar>(c, la.residual_2, *input, a.branch);
+      const auto branch_scale = Scalar(s.layer_scale(l));  // 1 unless rescaled by 1/p_l
+      residual_forward<Scalar>(c, la.residual_2, *input, a.branch, branch_scale);
       layernorm_forward<Scalar>(c, rows(la.ln_2), la.ln_2_mean, la.ln_2_rstd, rows(la.residual_2),
                                 w.ln_2_weight, w.ln_2_bias);
       gpt2_mlp_forward<Scalar>(c, rows(a.branch), rows(la.ln_2), la, w, mlp(l), B, T_, ws_);
-      residual_forward<Scalar>(c, la.residual_3, la.residual_2, a.branch);
+      residual_forward<Scalar>(c, la.residual_3, la.residual_2, a.branch, branch_scale);
       input = &la.residual_3;
     }
     layernorm_forward<Scalar>(c, rows(a.ln_f), a.ln_f_mean, a.ln_f_rstd, rows(*input),
@@ -211,15 +212,22 @@ class Gpt2 : public CausalLm<Gpt2<Config, Device, Scalar>, Device, Scalar> {
       const auto& w = p_.layers[static_cast<std::size_t>(l)];
       const auto& gw = g_.layers[static_cast<std::size_t>(l)];
       const auto& la = a.layers[static_cast<std::size_t>(l)];
+      // A rescaled layer's branches see s·d_residual (a.branch, free in the backward, holds it).
+      const auto branch_scale = Scalar(s.layer_scale(l));
+      auto d_branch = [&]() {
+        if (branch_scale == Scalar(1)) return rows(a.d_residual);
+        scaled_copy<Scalar>(c, a.branch, a.d_residual, branch_scale);
+        return rows(a.branch);
+      };
       // d_residual holds ∂loss/∂(block output). MLP branch:
-      gpt2_mlp_backward<Scalar>(c, rows(a.d_ln), rows(a.d_residual), rows(la.ln_2), la, w, gw,
-                                mlp(l), B, T_, a, ws_);
+      gpt2_mlp_backward<Scalar>(c, rows(a.d_ln), d_branch(), rows(la.ln_2), la, w, gw, mlp(l), B,
+                                T_, a, ws_);
       layernorm_backward<Scalar>(c, rows(a.d_residual), gw.ln_2_weight, gw.ln_2_bias, rows(a.d_ln),
                                  rows(la.residual_2), w.ln_2_weight, la.ln_2_mean, la.ln_2_rstd);
       // d_residual now holds ∂loss/∂residual_2. Attention branch:
-      gpt2_attention_backward<Scalar>(c, rows(a.d_ln), rows(a.d_residual), rows(la.ln_1), la, w,
-                                      gw, attention(l), std::ssize(s.heads(l)), Config.heads, B,
-                                      T_, a, ws_);
+      gpt2_attention_backward<Scalar>(c, rows(a.d_ln), d_branch(), rows(la.ln_1), la, w, gw,
+                                      attention(l), std::ssize(s.heads(l)), Config.heads, B, T_,
+                                      a, ws_);
       layernorm_backward<Scalar>(c, rows(a.d_residual), gw.ln_1_weight, gw.ln_1_bias, rows(a.d_ln),
                                  rows(block_input(k)), w.ln_1_weight, la.ln_1_mean, la.ln_1_rstd);
       // d_residual now holds ∂loss/∂(block input).

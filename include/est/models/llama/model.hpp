@@ -184,12 +184,13 @@ class Llama : public CausalLm<Llama<Config, Device, Scalar>, Device, Scalar> {
       rmsnorm_forward<Scalar>(c, rows(la.norm_1), la.rstd_1, rows(*input), w.input_norm, eps);
       llama_attention_forward<Scalar>(c, rows(a.branch), rows(la.norm_1), la, w, s.heads(l),
                                       attention(l), shape, a.projection, ws_);
-      residual_forward<Scalar>(c, la.residual_2, *input, a.branch);
+      const auto branch_scale = Scalar(s.layer_scale(l));  // 1 unless rescaled by 1/p_l
+      residual_forward<Scalar>(c, la.residual_2, *input, a.branch, branch_scale);
       rmsnorm_forward<Scalar>(c, rows(la.norm_2), la.rstd_2, rows(la.residual_2), w.post_norm,
                               eps);
       llama_mlp_forward<Scalar>(c, rows(a.branch), rows(la.norm_2), la, w, mlp(l),
                                 Config.mlp_hidden, B, T_, ws_);
-      residual_forward<Scalar>(c, la.residual_3, la.residual_2, a.branch);
+      residual_forward<Scalar>(c, la.residual_3, la.residual_2, a.branch, branch_scale);
       input = &la.residual_3;
     }
     rmsnorm_forward<Scalar>(c, rows(a.norm_f), a.rstd_f, rows(*input), p_.norm, eps);
@@ -223,12 +224,19 @@ class Llama : public CausalLm<Llama<Config, Device, Scalar>, Device, Scalar> {
       const auto& w = p_.layers[static_cast<std::size_t>(l)];
       const auto& gw = g_.layers[static_cast<std::size_t>(l)];
       const auto& la = a.layers[static_cast<std::size_t>(l)];
-      llama_mlp_backward<Scalar>(c, rows(a.d_norm), rows(a.d_residual), rows(la.norm_2), la, w, gw,
+      // A rescaled layer's branches see s·d_residual (a.branch, free in the backward, holds it).
+      const auto branch_scale = Scalar(s.layer_scale(l));
+      auto d_branch = [&]() {
+        if (branch_scale == Scalar(1)) return rows(a.d_residual);
+        scaled_copy<Scalar>(c, a.branch, a.d_residual, branch_scale);
+        return rows(a.branch);
+      };
+      llama_mlp_backward<Scalar>(c, rows(a.d_norm), d_branch(), rows(la.norm_2), la, w, gw,
                                  mlp(l), Config.mlp_hidden, B, T_, a, ws_);
       rmsnorm_backward<Scalar>(c, rows(a.d_residual), gw.post_norm, rows(a.d_norm),
                                rows(la.residual_2), w.post_norm, la.rstd_2);
-      llama_attention_backward<Scalar>(c, rows(a.d_norm), rows(a.d_residual), rows(la.norm_1), la,
-                                       w, gw, s.heads(l), attention(l), shape, a, ws_);
+      llama_attention_backward<Scalar>(c, rows(a.d_norm), d_branch(), rows(la.norm_1), la, w, gw,
+                                       s.heads(l), attention(l), shape, a, ws_);
       rmsnorm_backward<Scalar>(c, rows(a.d_residual), gw.input_norm, rows(a.d_norm),
                                rows(block_input(k)), w.input_norm, la.rstd_1);
     }

@@ -26,6 +26,11 @@ struct LayerDraw {
   Count count = Count::exact;  ///< Exact count or Bernoulli draws.
   bool pin_first = false;      ///< Layer 0 trains at every step.
   bool pin_last = false;       ///< Layer L-1 trains at every step.
+  /// Scale each kept layer's residual branches by 1/p_l, p_l the probability that the draw
+  /// keeps layer l (1 for a pinned layer; Subnetwork::set_layer_scale): the stochastic-depth
+  /// convention, so that the expected residual stream matches the full model's as H/h and M/m
+  /// do within a layer. (Bernoulli's redraw of an empty draw is left out of p_l.)
+  bool rescale = false;
   friend bool operator==(const LayerDraw&, const LayerDraw&) = default;
 };
 
@@ -81,6 +86,7 @@ class Uniform {
     const int kH = active_count(rates.heads, groups);
     const int kM = active_count(rates.neurons, shape.neurons, granularity_);
     Subnetwork subnet(shape);
+    const std::vector<double> keep = keep_probabilities(rates.layers, kL, shape.layers);
     for (int l : draw_layers(stream, rates.layers, kL, shape)) {
       const auto ul = static_cast<std::uint64_t>(l);
       std::vector<int> heads = draw_without_replacement(seed_, stream, L + ul * H, kH, groups);
@@ -94,6 +100,7 @@ class Uniform {
       subnet.activate_layer(l, std::move(heads),
                             draw_without_replacement(seed_, stream, L + L * H + ul * M, kM,
                                                      shape.neurons));
+      if (layers_.rescale) subnet.set_layer_scale(l, 1.0 / keep[ul]);
     }
     return subnet;
   }
@@ -109,6 +116,26 @@ class Uniform {
   [[nodiscard]] const LayerDraw& layer_draw() const noexcept { return layers_; }
 
  private:
+  /// (L) the probability that a step at layer rate `rate` keeps each layer: 1 for a pinned
+  /// layer; for the others (k - pinned)/(L - pinned) under an exact count of k layers, and the
+  /// Bernoulli probability (pL·L - pinned)/(L - pinned), clamped to [0, 1].
+  [[nodiscard]] std::vector<double> keep_probabilities(double rate, int k, int L) const {
+    std::vector<double> p(static_cast<std::size_t>(L), 0.0);
+    int pinned = 0;
+    if (layers_.pin_first) p.front() = 1.0;
+    if (layers_.pin_last) p.back() = 1.0;
+    for (const double x : p) pinned += x == 1.0;
+    const int free = L - pinned;
+    if (free == 0) return p;
+    const double q = layers_.count == LayerDraw::Count::exact
+                         ? double(std::max(k, pinned) - pinned) / double(free)
+                         : std::clamp((rate * L - pinned) / double(free), 0.0, 1.0);
+    for (double& x : p) {
+      if (x != 1.0) x = q;
+    }
+    return p;
+  }
+
   /// The active layers of a step, sorted: `k` is the exact count max(1, round(pL·L)).
   [[nodiscard]] std::vector<int> draw_layers(std::uint64_t stream, double rate, int k,
                                              const SubnetworkShape& shape) const {
