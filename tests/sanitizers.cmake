@@ -1,7 +1,8 @@
 # The part of the suite that reads what users hand est — token files, safetensors, tokenizers,
 # Hugging Face checkpoints, batches, checkpoints and est-train's resume — built with
 # AddressSanitizer and UndefinedBehaviorSanitizer and run (CTest's sanitizers.io). The whole
-# suite under sanitizers is the `asan` preset (README). Inputs: SOURCE, BINARY.
+# suite under sanitizers is the `asan` preset (docs/manual/building-and-testing.md). Inputs:
+# SOURCE, BINARY.
 set(targets test_token_files test_safetensors test_hf_checkpoint test_hf_tokenizer
             test_tokenizers test_batches test_trainer est-train est-tokenize)
 execute_process(COMMAND "${CMAKE_COMMAND}" -S "${SOURCE}" -B "${BINARY}" -G Ninja
