@@ -6,7 +6,8 @@ set -euo pipefail
 
 # Package -> why est needs it (also printed on systems without apt-get).
 packages=(g++ cmake ninja-build libeigen3-dev nlohmann-json3-dev libcli11-dev catch2
-          libbenchmark-dev fortunes gnuplot-nox clang libclang-rt-14-dev doxygen graphviz)
+          libbenchmark-dev fortunes gnuplot-nox clang libclang-rt-14-dev doxygen graphviz
+          openmpi-bin libopenmpi-dev)
 declare -A purpose=(
   [g++]="C++20 compiler"
   [cmake]="build system (3.25 or newer)"
@@ -22,6 +23,8 @@ declare -A purpose=(
   [libclang-rt-14-dev]="libFuzzer and the sanitizer runtimes for clang"
   [doxygen]="the API reference (target est_docs) and its documentation check (docs.api_coverage)"
   [graphviz]="class diagrams in the API reference"
+  [openmpi-bin]="mpirun, which launches est-train as N data-parallel processes"
+  [libopenmpi-dev]="Open MPI's library and headers, for est-train's data parallelism"
 )
 min_cmake=3.25
 

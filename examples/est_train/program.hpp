@@ -13,6 +13,10 @@
 
 #include <CLI/CLI.hpp>
 
+#if defined(EST_TRAIN_WITH_MPI)
+#include <est/dist/mpi.hpp>
+#endif
+
 #include "cli.hpp"
 #include "presets.hpp"
 #include "report.hpp"
@@ -22,6 +26,15 @@
 namespace est_train {
 
 namespace detail {
+
+/// " (rank r of N)" in a world of several processes, "" otherwise.
+inline std::string rank_tag(const est::Communicator* world) {
+  if (world == nullptr || world->size() == 1) return "";
+  return " (rank " + std::to_string(world->rank()) + " of " + std::to_string(world->size()) + ")";
+}
+
+inline int run_program(int argc, char** argv, std::shared_ptr<const SamplingRegistry> samplers,
+                est::Communicator* world);
 
 inline RunResult run_one(const RunConfig& run, const Invocation& inv, const std::string& label,
                   const std::filesystem::path& checkpoint_dir) {
@@ -34,15 +47,47 @@ inline RunResult run_one(const RunConfig& run, const Invocation& inv, const std:
 
 /// Runs est-train with `argv` and returns its exit status (0: success). `samplers` are the
 /// --sampling policies it offers (null: est-train's own, SamplingRegistry::builtin()).
+///
+/// Started by an MPI launcher (`mpirun -np N est-train ...`, in a build with MPI), the N
+/// processes train one run data-parallel: each takes its share of every batch, rank 0 prints,
+/// writes metrics and checkpoints, and an error on any rank stops them all.
 inline int run_program(int argc, char** argv,
                        std::shared_ptr<const SamplingRegistry> samplers = nullptr) {
-  using detail::run_one;
+#if defined(EST_TRAIN_WITH_MPI)
+  std::unique_ptr<est::MpiCommunicator> world;
+  try {
+    world = est::MpiCommunicator::from_launcher(argc, argv);  // null without a launcher
+  } catch (const est::error& e) {
+    std::fprintf(stderr, "est-train: %s\n", e.what());
+    return 1;
+  }
+  const int status = detail::run_program(argc, argv, std::move(samplers), world.get());
+  if (status != 0 && world && world->size() > 1) world->abort(status);  // stops every rank
+  return status;
+#else
+  if (est::launched_as_one_of_several()) {
+    std::fprintf(stderr, "est-train: started by an MPI launcher as one of several processes, "
+                 "but this est-train was built without MPI (install Open MPI's development "
+                 "files, e.g. Debian's libopenmpi-dev, and rebuild); refusing to train the same "
+                 "run several times side by side\n");
+    return 1;
+  }
+  return detail::run_program(argc, argv, std::move(samplers), nullptr);
+#endif
+}
+
+namespace detail {
+
+/// run_program() in a world of processes (null: one process).
+inline int run_program(int argc, char** argv, std::shared_ptr<const SamplingRegistry> samplers,
+                       est::Communicator* world) {
   CLI::App app{"est-train: train a GPT-2 or Llama model with or without evolving subnetwork "
                "training. With no options: the baseline and EST on the default corpus, compared."};
   RunConfig run;
   run.schedule = "compare";
   Invocation inv;
   inv.samplers = std::move(samplers);
+  inv.world = world;
   std::vector<double> stage1, stage2;
   std::vector<CLI::Option*> run_options;
   add_options(app, run, inv, stage1, stage2, run_options);
@@ -54,6 +99,12 @@ inline int run_program(int argc, char** argv,
     throw CLI::Success();
   }, "print the model presets and exit");
   CLI11_PARSE(app, argc, argv);
+  const bool leader = inv.leader();
+  if (!leader) inv.quiet = true;  // rank 0 speaks for the run
+  // What only rank 0 prints.
+  auto summary = [&](const RunResult& r) {
+    if (leader) print_summary(r);
+  };
 
   try {
     namespace fs = std::filesystem;
@@ -71,8 +122,10 @@ inline int run_program(int argc, char** argv,
                                        "another directory instead)");
       }
       if (dry_run) {
-        std::printf("est-train --dry-run: the options are valid (--resume from '%s')\n",
-                    dir.c_str());
+        if (leader) {
+          std::printf("est-train --dry-run: the options are valid (--resume from '%s')\n",
+                      dir.c_str());
+        }
         return 0;
       }
       // The stored checkpoint settings continue unless given again now.
@@ -88,7 +141,7 @@ inline int run_program(int argc, char** argv,
       if (const auto stored = stored_run(dir)) {
         results.push_back(run_one(stored->config, with_stored(inv, *stored),
                                   stored->config.schedule, dir));
-        print_summary(results.back());
+        summary(results.back());
       } else {
         // A comparison: the baseline's stored configuration defines both runs.
         const auto base = stored_run(dir / "baseline");
@@ -108,10 +161,10 @@ inline int run_program(int argc, char** argv,
           this_inv.resume = own.has_value();
           this_inv.append_metrics = results.size() == 1;
           results.push_back(run_one(one, this_inv, schedule, sub));
-          print_summary(results.back());
+          summary(results.back());
           if (results.back().stopped) return 0;
         }
-        print_comparison(results[0], results[1]);
+        if (leader) print_comparison(results[0], results[1]);
       }
     } else {
       if (!dry_run && !run.init_from.empty() && app.get_option("--preset")->count() == 0) {
@@ -123,11 +176,13 @@ inline int run_program(int argc, char** argv,
       est::require<est::value_error>(run.stage1_end <= run.stage2_end, "--stage1-end ",
                                      run.stage1_end, " is after --stage2-end ", run.stage2_end);
       if (dry_run) {
-        std::printf("est-train --dry-run: the options are valid (%s, preset %s, %lld steps)\n",
-                    run.schedule.c_str(), run.preset.c_str(), static_cast<long long>(run.steps));
+        if (leader) {
+          std::printf("est-train --dry-run: the options are valid (%s, preset %s, %lld steps)\n",
+                      run.schedule.c_str(), run.preset.c_str(), static_cast<long long>(run.steps));
+        }
         return 0;
       }
-      if (!dir.empty()) prepare_checkpoint_dir(dir);
+      if (!dir.empty() && leader) prepare_checkpoint_dir(dir);
       if (run.schedule == "compare") {
         for (const char* schedule : {"baseline", "est"}) {
           RunConfig one = run;
@@ -135,24 +190,27 @@ inline int run_program(int argc, char** argv,
           Invocation this_inv = inv;
           this_inv.append_metrics = results.size() == 1;
           results.push_back(run_one(one, this_inv, schedule, dir.empty() ? dir : dir / schedule));
-          print_summary(results.back());
+          summary(results.back());
           if (results.back().stopped) return 0;
         }
-        print_comparison(results[0], results[1]);
+        if (leader) print_comparison(results[0], results[1]);
       } else {
         results.push_back(run_one(run, inv, run.schedule, dir));
-        print_summary(results.back());
+        summary(results.back());
       }
     }
-    if (!inv.plot.empty() && !plot(inv.plot, results)) return 1;
+    if (!inv.plot.empty() && leader && !plot(inv.plot, results)) return 1;
     return 0;
   } catch (const est::error& e) {
-    std::fprintf(stderr, "\nest-train: %s\n", e.what());
+    std::fprintf(stderr, "\nest-train%s: %s\n", rank_tag(world).c_str(), e.what());
     return 1;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "\nest-train: unexpected error: %s\n", e.what());
+    std::fprintf(stderr, "\nest-train%s: unexpected error: %s\n", rank_tag(world).c_str(),
+                 e.what());
     return 1;
   }
 }
+
+}  // namespace detail
 
 }  // namespace est_train

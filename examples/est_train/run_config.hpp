@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include <est/core/error.hpp>
+#include <est/dist/communicator.hpp>
 #include <est/io/json_file.hpp>
 
 namespace est_train {
@@ -232,6 +233,11 @@ struct Invocation {
   bool quiet = false;
   bool append_metrics = false;       // add to --metrics instead of starting it (second run)
   std::shared_ptr<const SamplingRegistry> samplers;  // the --sampling names; null: est-train's own
+  est::Communicator* world = nullptr;  // the ranks of an mpirun launch; null: one process
+  /// Rank 0 (or the only process) prints, writes metrics and checkpoints.
+  [[nodiscard]] bool leader() const noexcept { return world == nullptr || world->rank() == 0; }
+  /// Ranks of the run (1 without a launcher).
+  [[nodiscard]] int ranks() const noexcept { return world == nullptr ? 1 : world->size(); }
 };
 
 }  // namespace est_train

@@ -255,7 +255,8 @@ inline nlohmann::json metrics_line(const std::string& label, const est::StepRepo
                          {"flops", r.flops.total()}, {"full_flops", r.full_flops.total()},
                          {"cumulative_flops", flops.total()},
                          {"cumulative_full_flops", flops.total_full()},
-                         {"seconds", r.seconds}, {"elapsed", elapsed}};
+                         {"seconds", r.seconds}, {"elapsed", elapsed},
+                         {"reduced_bytes", r.reduced_bytes}};
   if (val_loss) line["val_loss"] = *val_loss;
   if (!std::isfinite(r.loss)) line["loss"] = nullptr;
   if (!std::isfinite(r.grad_norm)) line["grad_norm"] = nullptr;
@@ -302,8 +303,11 @@ RunResult train_run(RunConfig run, const Invocation& inv, const std::string& lab
       data.val_source(), data.val_range, run.batch, run.seq, run.seed,
       run.val_data.empty() ? data.name + " (validation split)" : run.val_data);
 
-  const est::Context<est::cpu> ctx(run.threads > 0 ? run.threads
-                                                   : est::Context<est::cpu>::default_threads());
+  // Ranks on one host share its cores.
+  const int local_ranks = inv.world ? inv.world->local_size() : 1;
+  const est::Context<est::cpu> ctx(
+      run.threads > 0 ? run.threads
+                      : std::max(1, est::Context<est::cpu>::default_threads() / local_ranks));
   ModelOf<Config> model(ctx, run.seed);
   if (!resume_from && !run.init_from.empty()) {
     // Weights only: the optimizer, the step and the schedules start afresh.
@@ -328,6 +332,7 @@ RunResult train_run(RunConfig run, const Invocation& inv, const std::string& lab
                         .grad_clip = run.grad_clip,
                         .eval_batches = run.eval_batches},
                        {.weight_decay = run.weight_decay, .inactive = inactive_of(run)});
+  if (inv.ranks() > 1) trainer.set_communicator(*inv.world);
 
   RunResult result;
   result.label = label;
@@ -355,24 +360,26 @@ RunResult train_run(RunConfig run, const Invocation& inv, const std::string& lab
     if constexpr (is_llama<Config>) {
       heads += " (" + std::to_string(Config.kv_heads) + " key/value)";
     }
+    const std::string ranks =
+        inv.ranks() > 1 ? std::to_string(inv.ranks()) + " ranks x " : std::string();
     std::printf("[%s] %s: %d layers, %s, width %d, %.1fM parameters | %s, %lld tokens | "
-                "batch %lld x %lld x %d | %d thread%s%s\n",
+                "batch %lld x %lld x %d | %s%d thread%s%s\n",
                 label.c_str(), run.preset.c_str(), Config.layers, heads.c_str(), Config.width,
                 double(Config.parameter_count()) / 1e6, data.name.c_str(),
                 static_cast<long long>(data.train->size()), static_cast<long long>(run.batch),
-                static_cast<long long>(run.seq), run.micro_batches, ctx.threads(),
+                static_cast<long long>(run.seq), run.micro_batches, ranks.c_str(), ctx.threads(),
                 ctx.threads() == 1 ? "" : "s",
                 run.schedule == "est" ? (" | sampling " + run.sampling).c_str() : "");
   }
 
-  if (!checkpoint_dir.empty()) {
+  if (!checkpoint_dir.empty() && inv.leader()) {
     // Weights, two moments and (frozen mode) per-element step counts, plus the small files.
     const auto params = std::uint64_t(Config.parameter_count());
     probe_checkpoint_space(checkpoint_dir,
                            params * (3 * sizeof(float) + sizeof(std::int32_t)) + (1u << 20));
   }
   std::ofstream metrics;
-  if (!inv.metrics.empty()) {
+  if (!inv.metrics.empty() && inv.leader()) {
     // A resumed run first drops its own lines from the checkpoint's step on (steps that ran
     // after the checkpoint and run again now).
     if (resume_from) drop_metrics_from(inv.metrics, label, trainer.steps_done());
@@ -382,6 +389,9 @@ RunResult train_run(RunConfig run, const Invocation& inv, const std::string& lab
   }
   auto save = [&] {
     if (checkpoint_dir.empty()) return;
+    // Ranks hold the same weights (checked here, every rank); rank 0 writes them.
+    trainer.check_replicas();
+    if (!inv.leader()) return;
     est::save_checkpoint(checkpoint_dir, trainer,
                          {{"config", run}, {"seconds", result.seconds}, {"curve", result.curve},
                           {"recent", recent},
@@ -425,9 +435,11 @@ RunResult train_run(RunConfig run, const Invocation& inv, const std::string& lab
     if (interval || done == run.steps) save();
   }
   progress.finish();
+  // Nobody finishes while rank 0 may still fail to write the last checkpoint.
+  if (inv.world) inv.world->barrier();
 
   summarise(result, trainer, recent);
-  if (!result.stopped && inv.sample_tokens > 0) {
+  if (!result.stopped && inv.sample_tokens > 0 && inv.leader()) {
     const auto prompt = tokenizer.encode(inv.prompt);
     if (!prompt.empty()) {
       const auto ids = est::generate(model, prompt, inv.sample_tokens,

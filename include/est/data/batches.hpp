@@ -101,13 +101,28 @@ class BatchSampler {
   void train_batch(std::int64_t step, int micro, TensorView<std::int32_t> tokens,
                    TensorView<std::int32_t> targets) const {
     check_outputs(tokens, targets);
-    require<value_error>(step >= 0 && micro >= 0, name_, ": step ", step, " and micro-batch ", micro,
-                         " must be >= 0");
+    train_rows(step, micro, 0, tokens, targets);
+  }
+
+  /// Rows [first_row, first_row + b) of micro-batch `micro` of step `step`, into tokens and
+  /// targets of shape (b, T): the same windows train_batch() puts in those rows. Data-parallel
+  /// ranks each take their own rows of the global batch this way (dist/). Throws shape_error
+  /// when an output is not (b, T) with 1 <= b and first_row + b <= B, value_error when `step`,
+  /// `micro` or `first_row` is negative.
+  void train_rows(std::int64_t step, int micro, Index first_row, TensorView<std::int32_t> tokens,
+                  TensorView<std::int32_t> targets) const {
+    require<value_error>(step >= 0 && micro >= 0 && first_row >= 0, name_, ": step ", step,
+                         ", micro-batch ", micro, " and first row ", first_row, " must be >= 0");
+    const Index rows = tokens.rank() == 2 ? tokens.dim(0) : 0;
+    require<shape_error>(rows >= 1 && first_row + rows <= batch_, name_, ": rows [", first_row,
+                         ", ", first_row + rows, ") are not inside the batch of ", batch_);
+    expect_shape(tokens, Shape{rows, seq_}, "BatchSampler", "tokens");
+    expect_shape(targets, Shape{rows, seq_}, "BatchSampler", "targets");
     const Index starts = range_.count - seq_;  // window starts in [0, count - T - 1]
     const std::uint64_t stream = rng_stream(RngPurpose::batches, static_cast<std::uint64_t>(step));
-    for (Index b = 0; b < batch_; ++b) {
+    for (Index b = 0; b < rows; ++b) {
       const auto counter = static_cast<std::uint64_t>(micro) * static_cast<std::uint64_t>(batch_) +
-                           static_cast<std::uint64_t>(b);
+                           static_cast<std::uint64_t>(first_row + b);
       const Index start = range_.first + uniform_index(seed_, stream, counter, starts);
       load_window(start, b, tokens, targets);
     }

@@ -18,12 +18,17 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <optional>
+#include <span>
 #include <type_traits>
 #include <utility>
 
 #include "est/core/context.hpp"
 #include "est/core/error.hpp"
 #include "est/data/batches.hpp"
+#include "est/dist/communicator.hpp"
+#include "est/dist/gradient_reduction.hpp"
+#include "est/dist/replica_check.hpp"
 #include "est/models/family.hpp"
 #include "est/subnet/flops.hpp"
 #include "est/subnet/sampling/policy.hpp"
@@ -56,6 +61,10 @@ struct TrainerOptions {
   int max_consecutive_non_finite = 10;
   /// Validation batches per evaluation, >= 1 (at most what the split holds are used).
   Index eval_batches = 8;
+  /// Data parallelism (set_communicator()): every this many steps the ranks compare
+  /// fingerprints of their weights and stop with value_error naming the step if they differ;
+  /// >= 0, 0 turns the check off.
+  std::int64_t replica_check_interval = 100;
 };
 
 /// What one optimizer step did.
@@ -71,6 +80,9 @@ struct StepReport {
   StepFlops flops;            ///< What the step computed (a skipped step included).
   StepFlops full_flops;       ///< What the full model would have computed.
   double seconds = 0;         ///< Wall-clock time of the step.
+  /// Data parallelism: bytes this rank all-reduced in the step (the active gradients and the
+  /// loss); 0 in a world of one.
+  std::uint64_t reduced_bytes = 0;
 };
 
 /// The training loop of evolving subnetwork training: one call to step() is one optimizer step.
@@ -81,6 +93,10 @@ struct StepReport {
 ///     if the loss or the norm is not finite: skip the update (or stop, by option)
 ///     else AdamW with the subnetwork's active mask, at lr(step); and a sampling policy that
 ///          learns from training (ObservingSamplingPolicy) observes the trained units' gradients
+///
+/// Data parallelism (set_communicator()): every rank takes its rows of the global batch, the
+/// step's active gradients are summed over the ranks before clipping, and each rank applies the
+/// same update (dist/).
 ///
 /// Batches and subnetworks are pure functions of (seed, step) (and of a learning sampling
 /// policy's state), and so is the learning rate, so the trainer's whole state is the model, the
@@ -124,6 +140,8 @@ class Trainer {
                          options.max_consecutive_non_finite);
     require<value_error>(options.eval_batches >= 1, "Trainer: eval_batches must be >= 1, got ",
                          options.eval_batches);
+    require<value_error>(options.replica_check_interval >= 0, "Trainer: replica_check_interval "
+                         "must be >= 0 (0 = off), got ", options.replica_check_interval);
     require<value_error>(subnetworks_.shape() == subnetwork_shape(config),
                          "Trainer: the schedule's subnetwork shape does not match the model's "
                          "(layers, heads, mlp_hidden)");
@@ -144,15 +162,35 @@ class Trainer {
     const Subnetwork subnet = subnetworks_.at(step_);  // checked before anything changes
     r.lr = lr_.at(step_);
     model_->zero_grad();
-    const auto micro = static_cast<scalar_type>(1.0 / options_.micro_batches);
+    // Each rank's loss is scaled so that the sum of the ranks' gradients is the mean over the
+    // global batch of micro_batches x B windows.
+    const int ranks = world_size();
+    const auto micro = static_cast<scalar_type>(1.0 / (double(options_.micro_batches) * ranks));
+    const Index first_row = comm_ ? comm_->rank() * tokens_.shape()[0] : 0;
     double loss = 0;
     for (int m = 0; m < options_.micro_batches; ++m) {
-      train_->train_batch(step_, m, tokens_, targets_);
+      train_->train_rows(step_, m, first_row, tokens_, targets_);
       loss += double(model_->forward(tokens_.view(), targets_.view(), subnet, micro));
       model_->backward();
       if (after_backward_) after_backward_(step_, model_->gradient_arena());
     }
-    r.loss = loss / options_.micro_batches;
+    // What the step's subnetwork means for each parameter: built once, read by the gradient
+    // reduction, the mask writer and the sampling policy's observation.
+    std::optional<SlicePlan> plan;
+    if (!subnet.is_full() || ObservingSamplingPolicy<Sampling>) plan = slice_plan(config, subnet);
+    if constexpr (std::is_same_v<device_type, cpu>) {
+      if (ranks > 1) {
+        const std::uint64_t before = comm_->reduced_bytes();
+        comm_->all_reduce_sum(std::span<double>(&loss, 1));
+        if (plan && !subnet.is_full()) {
+          reducer_.reduce_active(*comm_, *plan, model_->gradient_arena());
+        } else {
+          reducer_.reduce_all(*comm_, model_->gradient_arena());
+        }
+        r.reduced_bytes = comm_->reduced_bytes() - before;
+      }
+    }
+    r.loss = loss / (double(options_.micro_batches) * ranks);
     r.grad_norm = options_.grad_clip > 0
                       ? clip_grad_norm<scalar_type>(*ctx_, model_->gradient_arena(), options_.grad_clip)
                       : global_norm<scalar_type>(*ctx_, model_->gradient_arena());
@@ -168,24 +206,21 @@ class Trainer {
                            " steps in a row had a non-finite loss or gradient norm (the last, step ",
                            step_, ": loss ", r.loss, ", norm ", r.grad_norm,
                            "); stopping: the weights or the data are broken");
-    } else if (subnet.is_full() && !ObservingSamplingPolicy<Sampling>) {
+    } else if (!plan) {
       optimizer_.step(*ctx_, model_->parameter_arena(), model_->gradient_arena(), r.lr);
     } else {
-      // What the step's subnetwork means for each parameter: built once, read by the mask
-      // writer and the sampling policy's observation.
-      const SlicePlan plan = slice_plan(config, subnet);
       if (subnet.is_full()) {
         optimizer_.step(*ctx_, model_->parameter_arena(), model_->gradient_arena(), r.lr);
       } else {
         // Mixed: zero-grad inside the active layers, so the mask marks them whole.
         write_active_mask(*ctx_,
                           optimizer_.config().inactive == InactiveParameters::mixed
-                              ? plan.whole_layers()
-                              : plan,
+                              ? plan->whole_layers()
+                              : *plan,
                           mask_.view());
         optimizer_.step(*ctx_, model_->parameter_arena(), model_->gradient_arena(), r.lr, mask_);
       }
-      if constexpr (ObservingSamplingPolicy<Sampling>) observe(subnet, plan);
+      if constexpr (ObservingSamplingPolicy<Sampling>) observe(subnet, *plan);
     }
     describe(subnet, r);
     const Index tokens = options_.micro_batches * train_->batch();
@@ -193,19 +228,59 @@ class Trainer {
     r.full_flops = full_flops_;
     flops_.add(r.flops, r.full_flops);
     ++step_;
+    if (ranks > 1 && options_.replica_check_interval > 0 &&
+        step_ % options_.replica_check_interval == 0) {
+      check_replicas();
+    }
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return r;
   }
 
-  /// Mean validation loss of the full model over the first eval_batches fixed batches.
+  /// Mean validation loss of the full model over the first eval_batches fixed batches. With a
+  /// communicator, rank r evaluates batches r, r + N, ... and the sum is all-reduced (a
+  /// collective: every rank calls it).
   double evaluate() {
     const Index n = std::min(options_.eval_batches, val_->validation_batches());
+    const int ranks = world_size();
     double sum = 0;
-    for (Index i = 0; i < n; ++i) {
+    for (Index i = comm_ ? comm_->rank() : 0; i < n; i += ranks) {
       val_->validation_batch(i, val_tokens_, val_targets_);
       sum += double(model_->evaluate(val_tokens_.view(), val_targets_.view()));
     }
+    if (ranks > 1) comm_->all_reduce_sum(std::span<double>(&sum, 1));
     return sum / double(n);
+  }
+
+  /// Data parallelism: trains as one rank of `comm` (which must outlive the trainer), before
+  /// the first step. Each rank draws its own B / N rows of every micro-batch of the global
+  /// batch (BatchSampler::train_rows()), the gradients of the step's active slices are summed
+  /// over the ranks before clipping, and every rank applies the same update, so the weights
+  /// stay identical without being sent (checked every `replica_check_interval` steps). The
+  /// ranks must start from the same weights and optimizer state. Throws value_error unless N
+  /// divides the training sampler's batch B; data parallelism needs the CPU (a GPU world
+  /// needs NCCL, which est does not have yet).
+  void set_communicator(Communicator& comm) {
+    require<value_error>(std::is_same_v<device_type, cpu>, "Trainer::set_communicator: data "
+                         "parallelism runs on the CPU only in this release");
+    require<value_error>(train_->batch() % comm.size() == 0, "Trainer: the batch of ",
+                         train_->batch(), " windows does not split evenly over ", comm.size(),
+                         " ranks (choose a batch that is a multiple of the rank count)");
+    comm_ = &comm;
+    const Index rows = train_->batch() / comm.size();
+    tokens_ = Tensor<std::int32_t>({rows, train_->seq()});
+    targets_ = Tensor<std::int32_t>({rows, train_->seq()});
+  }
+
+  /// The communicator of set_communicator(), or null (a world of one).
+  [[nodiscard]] Communicator* communicator() const noexcept { return comm_; }
+
+  /// Data parallelism: throws value_error, naming the step, unless every rank holds the same
+  /// weights (check_replicas()); nothing in a world of one. A collective.
+  void check_replicas() {
+    if (world_size() == 1) return;
+    if constexpr (std::is_same_v<device_type, cpu>) {
+      est::check_replicas<scalar_type>(*comm_, model_->parameter_arena(), step_);
+    }
   }
 
   /// Steps taken so far (the next step's index).
@@ -265,6 +340,8 @@ class Trainer {
     subnetworks_.sampling().observe(step_, subnet, norms);
   }
 
+  [[nodiscard]] int world_size() const noexcept { return comm_ ? comm_->size() : 1; }
+
   static void describe(const Subnetwork& s, StepReport& r) {
     r.active_layers = s.active_layer_count();
     double heads = 0, neurons = 0;
@@ -293,6 +370,8 @@ class Trainer {
   std::int64_t non_finite_steps_ = 0;
   int consecutive_non_finite_ = 0;
   std::function<void(std::int64_t, TensorView<scalar_type, device_type>)> after_backward_;
+  Communicator* comm_ = nullptr;           // data parallelism; null: a world of one
+  GradientReducer<scalar_type> reducer_;   // packs the active gradients for the all-reduce
 };
 
 }  // namespace est
