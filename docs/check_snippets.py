@@ -11,7 +11,8 @@ Every fenced block in README.md, docs/**/*.md and bench/README.md must be one of
 * shell (```sh): each command line (continuations joined) that runs est-train, est-eval or
   est-tokenize is checked against the program: every option it gives must be one the program's
   --help lists, and est-train's whole line must pass `est-train ... --dry-run` (the program's
-  own option checks, without reading or writing anything). Other commands must appear verbatim
+  own option checks, without reading or writing anything); under mpirun or mpiexec, the part
+  from the program's name on is checked. Other commands must appear verbatim
   in a script the test suite or CI runs (.ci/, scripts/, tests/, examples/, bench/, fuzz/, docs/
   files that are not Markdown), or the block is preceded by `<!-- not-run: REASON -->`.
 * output (```text): what a program printed; not code.
@@ -33,6 +34,8 @@ FENCE = re.compile(r"^```(\w*)\s*$")
 SNIPPET = re.compile(r"<!--\s*snippet:\s*(\S+?)#(\S+)\s*-->")
 NOT_RUN = re.compile(r"<!--\s*not-run:\s*(.+?)\s*-->")
 PROGRAMS = ("est-train", "est-eval", "est-tokenize", "est-train-pinned-ends")
+# MPI launchers: `mpirun -np 2 est-train ...` is checked as the est-train line it runs.
+LAUNCHERS = ("mpirun", "mpiexec")
 # Programs built on est-train's run_program(), checked as est-train is.
 TRAINERS = ("est-train", "est-train-pinned-ends")
 # est-train's options that must name something that exists (CLI11 checks it while parsing).
@@ -165,6 +168,10 @@ def check_program_line(command, bin_dir, cache):
             words = shlex.split(part)
         except ValueError as e:
             return [f"cannot parse '{part}': {e}"]
+        if words and Path(words[0]).name in LAUNCHERS:
+            # mpirun's own options come first; the program's line is checked from its name on.
+            words = next((words[i:] for i, w in enumerate(words) if Path(w).name in PROGRAMS),
+                         [])
         if not words or Path(words[0]).name not in PROGRAMS:
             continue
         program = Path(words[0]).name

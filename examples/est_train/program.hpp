@@ -54,6 +54,7 @@ inline RunResult run_one(const RunConfig& run, const Invocation& inv, const std:
 inline int run_program(int argc, char** argv,
                        std::shared_ptr<const SamplingRegistry> samplers = nullptr) {
 #if defined(EST_TRAIN_WITH_MPI)
+  // [mpi-world]
   std::unique_ptr<est::MpiCommunicator> world;
   try {
     world = est::MpiCommunicator::from_launcher(argc, argv);  // null without a launcher
@@ -64,6 +65,7 @@ inline int run_program(int argc, char** argv,
   const int status = detail::run_program(argc, argv, std::move(samplers), world.get());
   if (status != 0 && world && world->size() > 1) world->abort(status);  // stops every rank
   return status;
+  // [mpi-world]
 #else
   if (est::launched_as_one_of_several()) {
     std::fprintf(stderr, "est-train: started by an MPI launcher as one of several processes, "

@@ -256,7 +256,8 @@ inline nlohmann::json metrics_line(const std::string& label, const est::StepRepo
                          {"cumulative_flops", flops.total()},
                          {"cumulative_full_flops", flops.total_full()},
                          {"seconds", r.seconds}, {"elapsed", elapsed},
-                         {"reduced_bytes", r.reduced_bytes}};
+                         {"reduced_bytes", r.reduced_bytes},
+                         {"reduce_seconds", r.reduce_seconds}};
   if (val_loss) line["val_loss"] = *val_loss;
   if (!std::isfinite(r.loss)) line["loss"] = nullptr;
   if (!std::isfinite(r.grad_norm)) line["grad_norm"] = nullptr;
@@ -332,7 +333,9 @@ RunResult train_run(RunConfig run, const Invocation& inv, const std::string& lab
                         .grad_clip = run.grad_clip,
                         .eval_batches = run.eval_batches},
                        {.weight_decay = run.weight_decay, .inactive = inactive_of(run)});
+  // [set-communicator]
   if (inv.ranks() > 1) trainer.set_communicator(*inv.world);
+  // [set-communicator]
 
   RunResult result;
   result.label = label;
@@ -389,9 +392,11 @@ RunResult train_run(RunConfig run, const Invocation& inv, const std::string& lab
   }
   auto save = [&] {
     if (checkpoint_dir.empty()) return;
+    // [rank-0-saves]
     // Ranks hold the same weights (checked here, every rank); rank 0 writes them.
     trainer.check_replicas();
     if (!inv.leader()) return;
+    // [rank-0-saves]
     est::save_checkpoint(checkpoint_dir, trainer,
                          {{"config", run}, {"seconds", result.seconds}, {"curve", result.curve},
                           {"recent", recent},

@@ -20,7 +20,7 @@ import sys
 # on the lines of steps that ended with an evaluation.
 FIELDS = {"run", "step", "loss", "lr", "grad_norm", "skipped", "active_layers", "active_heads",
           "active_neurons", "flops", "full_flops", "cumulative_flops", "cumulative_full_flops",
-          "seconds", "elapsed", "reduced_bytes"}
+          "seconds", "elapsed", "reduced_bytes", "reduce_seconds"}
 OPTIONAL = {"val_loss"}
 
 

@@ -83,6 +83,8 @@ struct StepReport {
   /// Data parallelism: bytes this rank all-reduced in the step (the active gradients and the
   /// loss); 0 in a world of one.
   std::uint64_t reduced_bytes = 0;
+  /// Data parallelism: seconds of the step spent in those all-reduces (packing included).
+  double reduce_seconds = 0;
 };
 
 /// The training loop of evolving subnetwork training: one call to step() is one optimizer step.
@@ -180,6 +182,7 @@ class Trainer {
     if (!subnet.is_full() || ObservingSamplingPolicy<Sampling>) plan = slice_plan(config, subnet);
     if constexpr (std::is_same_v<device_type, cpu>) {
       if (ranks > 1) {
+        const auto reduce_start = std::chrono::steady_clock::now();
         const std::uint64_t before = comm_->reduced_bytes();
         comm_->all_reduce_sum(std::span<double>(&loss, 1));
         if (plan && !subnet.is_full()) {
@@ -188,6 +191,8 @@ class Trainer {
           reducer_.reduce_all(*comm_, model_->gradient_arena());
         }
         r.reduced_bytes = comm_->reduced_bytes() - before;
+        r.reduce_seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - reduce_start).count();
       }
     }
     r.loss = loss / (double(options_.micro_batches) * ranks);
