@@ -2,7 +2,8 @@
 // (support/thread_communicator.hpp): the active segments of a slice plan are exactly the
 // elements its mask marks; the packed reduction equals a plain sum of the ranks' arenas and
 // sends only the active elements; 2 ranks with half the batch each train like 1 rank with the
-// whole batch (to round-off), for the baseline and for EST across its stage changes; a fixed
+// whole batch (to round-off), for the baseline and for EST across its stage changes, GPT-2 and
+// Llama; a fixed
 // world repeats itself bit for bit; the ranks' weights stay identical, and a rank whose weights
 // differ is caught.
 
@@ -18,6 +19,7 @@
 #include <est/dist/gradient_reduction.hpp>
 #include <est/dist/replica_check.hpp>
 #include <est/models/gpt2/model.hpp>
+#include <est/models/llama/model.hpp>
 #include <est/ops/mask.hpp>
 #include <est/subnet/sampling.hpp>
 #include <est/subnet/schedule.hpp>
@@ -35,6 +37,9 @@ namespace {
 constexpr est::Gpt2Config cfg{.layers = 3, .heads = 4, .width = 32, .mlp_hidden = 64,
                               .vocab = 256, .context = 16};
 using Model = est::Gpt2<cfg>;
+constexpr est::LlamaConfig llama_cfg{.layers = 3, .heads = 4, .kv_heads = 2, .width = 32,
+                                     .mlp_hidden = 48, .vocab = 256, .context = 16};
+using LlamaModel = est::Llama<llama_cfg>;
 
 est::TokenBuffer corpus() {
   const std::string line =
@@ -46,23 +51,24 @@ est::TokenBuffer corpus() {
   return est::TokenBuffer(std::move(tokens));
 }
 
-/// One rank's run: the global batch is 8 windows of 16 tokens in 2 micro-batches; `schedule`
+/// One rank's run of `M` (GPT-2 by default): the global batch is 8 windows of 16 tokens in 2 micro-batches; `schedule`
 /// "baseline" trains the full model, "est" three stages over `steps` steps.
-struct Rank {
+template <class M = Model>
+struct RankOf {
   est::Context<est::cpu> ctx{1};
   est::TokenBuffer tokens = corpus();
   est::BatchSampler<est::TokenBuffer> train{tokens, {0, tokens.size() * 8 / 10}, 8, 16, 3, "train"};
   est::BatchSampler<est::TokenBuffer> val{tokens, {tokens.size() * 8 / 10, tokens.size() / 5},
                                           2, 16, 3, "val"};
-  Model model{ctx, 9};
-  est::Trainer<Model, est::sampling::Uniform, est::growth::ThreeStage, est::lr::WarmupCosine,
+  M model{ctx, 9};
+  est::Trainer<M, est::sampling::Uniform, est::growth::ThreeStage, est::lr::WarmupCosine,
                est::TokenBuffer>
       trainer;
 
-  Rank(bool est_schedule, std::int64_t steps, est::Communicator* comm = nullptr)
+  RankOf(bool est_schedule, std::int64_t steps, est::Communicator* comm = nullptr)
       : trainer(model, ctx,
                 est::SubnetworkSchedule(
-                    est::subnetwork_shape(cfg), est::sampling::Uniform(4),
+                    est::subnetwork_shape(M::config), est::sampling::Uniform(4),
                     est_schedule
                         ? est::growth::ThreeStage({.stage1 = {0.67, 0.5, 0.5},
                                                    .end_of_stage1 = est::Boundary::step(steps / 3),
@@ -78,6 +84,7 @@ struct Rank {
     if (comm) trainer.set_communicator(*comm);
   }
 };
+using Rank = RankOf<>;
 
 struct Trace {
   std::vector<double> losses, val_losses;
@@ -86,8 +93,9 @@ struct Trace {
   std::vector<double> layers, heads, neurons;  // the step's subnetwork (per active layer)
 };
 
+template <class M = Model>
 Trace run_single(bool est_schedule, std::int64_t steps) {
-  Rank rank(est_schedule, steps);
+  RankOf<M> rank(est_schedule, steps);
   Trace t;
   for (std::int64_t i = 0; i < steps; ++i) {
     t.losses.push_back(rank.trainer.step().loss);
@@ -100,12 +108,13 @@ Trace run_single(bool est_schedule, std::int64_t steps) {
 
 /// Runs `steps` steps on `ranks` thread ranks; returns rank 0's trace and checks that every
 /// rank saw the same losses and ends with the same weights.
+template <class M = Model>
 Trace run_world(int ranks, bool est_schedule, std::int64_t steps) {
   ThreadWorld world(ranks);
   std::vector<Trace> traces(static_cast<std::size_t>(ranks));
   world.run([&](int r) {
     ThreadCommunicator comm(world, r);
-    Rank rank(est_schedule, steps, &comm);
+    RankOf<M> rank(est_schedule, steps, &comm);
     Trace& t = traces[std::size_t(r)];
     for (std::int64_t i = 0; i < steps; ++i) {
       const est::StepReport s = rank.trainer.step();
@@ -236,6 +245,25 @@ TEST_CASE("2 ranks with half the batch each train like 1 rank with the whole bat
     CHECK(two.layers.back() == cfg.layers);
     if (est_schedule) CHECK(two.layers.front() < cfg.layers);
   }
+}
+
+TEST_CASE("Llama: 2 ranks train like 1 rank, and only the active slices travel", "[dist]") {
+  const std::int64_t steps = 12;
+  const Trace one = run_single<LlamaModel>(true, steps);
+  const Trace two = run_world<LlamaModel>(2, true, steps);
+  for (std::size_t i = 0; i < one.losses.size(); ++i) {
+    INFO("step " << i);
+    CHECK(two.losses[i] == Approx(one.losses[i]).epsilon(1e-4));  // as for GPT-2 above
+  }
+  double max_diff = 0;
+  for (std::size_t i = 0; i < one.weights.size(); ++i) {
+    max_diff = std::max(max_diff, double(std::abs(two.weights[i] - one.weights[i])));
+  }
+  INFO("largest weight difference " << max_diff);
+  CHECK(max_diff < 1e-4);
+  const auto full = std::uint64_t(llama_cfg.parameter_count()) * sizeof(float) + sizeof(double);
+  CHECK(two.bytes.back() == full);
+  CHECK(two.bytes.front() < full);
 }
 
 TEST_CASE("a fixed world repeats itself bit for bit", "[dist]") {

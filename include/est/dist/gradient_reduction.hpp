@@ -3,13 +3,13 @@
 //
 // Under a subnetwork only the elements the step's slice plan trains have gradients; every other
 // element of the gradient arena is zero on every rank (the model zeroes the arena and its
-// backward writes the active slices only). So a rank packs the active elements, contiguous run
-// by contiguous run (active_segments()), all-reduces the packed buffer and writes it back: the
-// bytes on the wire fall with the subnetwork's size. A full step reduces the arena in place.
+// backward writes the active slices only). So a rank packs the active elements in arena order
+// (the order of active_segments(), the plan's contiguous runs), all-reduces the packed buffer
+// and writes it back: the bytes on the wire fall with the subnetwork's size. A full step
+// reduces the arena in place.
 //
-//   segments = active_segments(plan)               runs (offset, length) of the arena, merged
-//   packed (A) = grads[segments]                    A = plan.active_elements()
-//   all_reduce_sum(packed); grads[segments] = packed
+//   packed (A) = grads[active elements]             A = plan.active_elements()
+//   all_reduce_sum(packed); grads[active elements] = packed
 //
 // Shapes: P parameters in the arena; A active elements of a step.
 
@@ -90,24 +90,55 @@ class GradientReducer {
                          "plan covers ", plan.parameter_count(), " elements, the gradients hold ",
                          grads.numel());
     if (comm.size() == 1) return;
-    const std::vector<ArenaSegment> segments = active_segments(plan);
-    Index total = 0;
-    for (const ArenaSegment& s : segments) total += s.length;
-    packed_.resize(std::size_t(total));  // (A)
-    T* p = packed_.data();
-    for (const ArenaSegment& s : segments) {
-      std::memcpy(p, grads.data() + s.offset, std::size_t(s.length) * sizeof(T));
-      p += s.length;
-    }
+    plan.validate("GradientReducer", grads.numel());
+    packed_.resize(std::size_t(plan.active_elements()));  // (A)
+    walk(plan, grads.data(), packed_.data(), /*pack=*/true);
     comm.all_reduce_sum(std::span<T>(packed_));
-    p = packed_.data();
-    for (const ArenaSegment& s : segments) {
-      std::memcpy(grads.data() + s.offset, p, std::size_t(s.length) * sizeof(T));
-      p += s.length;
-    }
+    walk(plan, grads.data(), packed_.data(), /*pack=*/false);
   }
 
  private:
+  /// Copies the active elements of `arena` (P) to `packed` (A) in arena order (pack), or back.
+  /// The order is active_segments()'s; columns are gathered index by index, since a sampled
+  /// neuron set makes runs of a few elements, too short for a copy call each.
+  static void walk(const SlicePlan& plan, T* arena, T* packed, bool pack) {
+    auto copy = [pack](T* at, T* p, Index n) {
+      if (pack) {
+        std::memcpy(p, at, std::size_t(n) * sizeof(T));
+      } else {
+        std::memcpy(at, p, std::size_t(n) * sizeof(T));
+      }
+    };
+    for (const TensorSlice& t : plan.tensors()) {
+      T* base = arena + t.offset;
+      switch (t.kind) {
+        case SliceKind::all:
+          copy(base, packed, t.rows * t.cols);
+          packed += t.rows * t.cols;
+          break;
+        case SliceKind::none: break;
+        case SliceKind::columns: {
+          const std::span<const Index> cols = plan.indices(t);
+          for (Index r = 0; r < t.rows; ++r) {
+            T* row = base + r * t.cols;
+            if (pack) {
+              for (const Index c : cols) *packed++ = row[c];
+            } else {
+              for (const Index c : cols) row[c] = *packed++;
+            }
+          }
+          break;
+        }
+        case SliceKind::rows:
+          for (const Index r : plan.indices(t)) {
+            copy(base + r * t.cols, packed, t.cols);
+            packed += t.cols;
+          }
+          break;
+      }
+    }
+  }
+
   std::vector<T> packed_;  // (A) the active elements of the last step, in segment order
 };
 
