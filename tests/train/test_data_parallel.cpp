@@ -3,9 +3,8 @@
 // elements its mask marks; the packed reduction equals a plain sum of the ranks' arenas and
 // sends only the active elements; 2 ranks with half the batch each train like 1 rank with the
 // whole batch (to round-off), for the baseline and for EST across its stage changes, GPT-2 and
-// Llama; a fixed
-// world repeats itself bit for bit; the ranks' weights stay identical, and a rank whose weights
-// differ is caught.
+// Llama; a fixed world repeats itself bit for bit; the ranks' weights stay identical, and a
+// rank whose weights differ is caught.
 
 #include <catch2/catch.hpp>
 
